@@ -3,6 +3,21 @@
 //! Write [HotPocket](https://github.com/EvernodeXRPL/hotpocket) smart contracts in Rust.
 #![warn(missing_docs)]
 
+pub mod args;
+mod channels;
+mod contract;
 pub mod error;
+mod extract;
+mod handler;
+mod rng;
+mod round;
+pub mod testing;
 
+pub use args::{Lcl, Mode, PrivateKey, Variant};
+pub use channels::MAX_PACKET;
+pub use contract::{Contract, DEFAULT_NPL_TIMEOUT_MS, run};
 pub use error::{Error, OutputErrorKind, Result};
+pub use extract::{FromInput, Json};
+pub use handler::{HandlerError, IntoHandlerResult, IntoNplResult};
+pub use rng::Rng;
+pub use round::{Node, Npl, Round, User};
