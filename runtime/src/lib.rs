@@ -3,6 +3,7 @@
 //! Write [HotPocket](https://github.com/EvernodeXRPL/hotpocket) smart contracts in Rust.
 #![warn(missing_docs)]
 
+mod atomic;
 pub mod error;
 
 pub use error::{Error, OutputErrorKind, Result};
