@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod atomic;
+pub mod config;
 pub mod error;
 
 pub use error::{Error, OutputErrorKind, Result};
