@@ -6,5 +6,6 @@
 mod atomic;
 pub mod config;
 pub mod error;
+pub mod peers;
 
 pub use error::{Error, OutputErrorKind, Result};
