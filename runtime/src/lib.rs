@@ -7,5 +7,6 @@ mod atomic;
 pub mod config;
 pub mod error;
 pub mod peers;
+pub mod state;
 
 pub use error::{Error, OutputErrorKind, Result};
