@@ -1,0 +1,434 @@
+//! The engine's channels, byte for byte: the input file, user output sockets,
+//! the control socket and the NPL socket (PROTOCOL.md §1.3). Nothing here
+//! knows about handlers or rounds; it moves bytes and reports precisely what
+//! went wrong.
+
+use std::fs::File;
+use std::io::{self, IoSlice};
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt;
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::mman::{MapFlags, ProtFlags};
+use nix::sys::socket::{self, MsgFlags};
+
+use crate::args::InputRef;
+use crate::error::{Error, OutputErrorKind, Result};
+
+/// The engine reads control and NPL packets, and user output streams, with a
+/// 128 KiB buffer (`READ_BUFFER_SIZE` in hpcore `sc.cpp`). A packet larger
+/// than that is truncated by the engine, so it is refused here.
+pub const MAX_PACKET: usize = 128 * 1024;
+
+/// The length of a public key as the engine writes it on the NPL channel:
+/// `ed` + 64 hex characters.
+pub(crate) const NPL_PUBKEY_LEN: usize = 66;
+
+/// Inputs at least this large are memory-mapped instead of copied: copying
+/// costs more than a mapping's page-table work only for large inputs.
+const MMAP_THRESHOLD: u64 = 256 * 1024;
+
+/// Takes ownership of an fd the engine passed, after checking that it is open,
+/// so that a bad number in the arguments is an error instead of I/O on a
+/// stranger's descriptor (or a double close).
+pub(crate) fn take_fd(field: &str, fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: F_GETFD only queries the descriptor table; any int is allowed.
+    let flags = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) };
+    if flags < 0 {
+        return Err(Error::args(
+            field,
+            format!("file descriptor {fd} is not open"),
+        ));
+    }
+    // SAFETY: the descriptor is open (checked above) and the engine hands each
+    // one to the contract for exactly one purpose; `run` takes every fd once.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Checks that `fd` is a socket of the given type (`SOCK_STREAM` /
+/// `SOCK_SEQPACKET`), so a swapped or stale fd number fails early and clearly.
+pub(crate) fn check_socket(field: &str, fd: &OwnedFd, want: socket::SockType) -> Result<()> {
+    match socket::getsockopt(fd, socket::sockopt::SockType) {
+        Ok(t) if t == want => Ok(()),
+        Ok(t) => Err(Error::args(
+            field,
+            format!(
+                "file descriptor {} is a {t:?} socket; expected {want:?}",
+                fd.as_raw_fd()
+            ),
+        )),
+        Err(e) => Err(Error::args(
+            field,
+            format!(
+                "file descriptor {} is not a socket ({e}); expected {want:?}",
+                fd.as_raw_fd()
+            ),
+        )),
+    }
+}
+
+/// The engine's input store (a memfd). Each input is read by its (offset,
+/// size) pair and nothing else is touched: the file also holds inputs of
+/// other rounds and of read requests (PROTOCOL.md §6.6).
+#[derive(Debug)]
+pub(crate) struct InputFile {
+    file: File,
+    len: u64,
+    buf: Vec<u8>,
+}
+
+/// One input's bytes: copied into a reused buffer, or mapped.
+pub(crate) enum InputBytes<'a> {
+    Copied(&'a [u8]),
+    Mapped(Mapping),
+}
+
+impl std::ops::Deref for InputBytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            InputBytes::Copied(b) => b,
+            InputBytes::Mapped(m) => m.as_slice(),
+        }
+    }
+}
+
+/// A read-only mapping of part of the input file, unmapped on drop so a round
+/// of many large inputs does not keep them all resident.
+pub(crate) struct Mapping {
+    base: NonNull<nix::libc::c_void>,
+    map_len: usize,
+    skip: usize,
+    len: usize,
+}
+
+impl Mapping {
+    fn as_slice(&self) -> &[u8] {
+        // SAFETY: `base` points to `map_len` readable bytes for the lifetime of
+        // `self`, and `skip + len <= map_len` by construction in `map`.
+        unsafe {
+            std::slice::from_raw_parts(self.base.as_ptr().cast::<u8>().add(self.skip), self.len)
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`map_len` are exactly what mmap returned; nothing
+        // borrows the slice past `self`.
+        let _ = unsafe { nix::sys::mman::munmap(self.base, self.map_len) };
+    }
+}
+
+impl InputFile {
+    pub(crate) fn new(fd: OwnedFd) -> Result<InputFile> {
+        let raw = fd.as_raw_fd();
+        let st = nix::sys::stat::fstat(&fd)
+            .map_err(|e| Error::io(format!("fstat on user_in_fd {raw}"), e.into()))?;
+        if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFREG {
+            return Err(Error::args(
+                "user_in_fd",
+                format!("file descriptor {raw} is not a regular file or memfd"),
+            ));
+        }
+        Ok(InputFile {
+            file: File::from(fd),
+            len: u64::try_from(st.st_size).unwrap_or(0),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Reads one input, checking its range against the file first.
+    pub(crate) fn read(&mut self, r: InputRef) -> std::result::Result<InputBytes<'_>, String> {
+        let end = r
+            .offset
+            .checked_add(r.size)
+            .ok_or("offset + size overflows")?;
+        if end > self.len {
+            return Err(format!(
+                "range [{}, {end}) lies beyond the input file ({} bytes)",
+                r.offset, self.len
+            ));
+        }
+        let size = usize::try_from(r.size)
+            .map_err(|_| "input larger than this platform's address space")?;
+        if size == 0 {
+            return Ok(InputBytes::Copied(&[]));
+        }
+        if r.size >= MMAP_THRESHOLD {
+            if let Some(m) = self.map(r.offset, size) {
+                return Ok(InputBytes::Mapped(m));
+            }
+        }
+        if self.buf.len() < size {
+            self.buf.resize(size, 0);
+        }
+        let buf = self.buf.get_mut(..size).ok_or("input buffer")?;
+        self.file
+            .read_exact_at(buf, r.offset)
+            .map_err(|e| format!("reading the input file: {e}"))?;
+        Ok(InputBytes::Copied(buf))
+    }
+
+    fn map(&self, offset: u64, size: usize) -> Option<Mapping> {
+        let page = 4096u64;
+        let start = offset - offset % page;
+        let skip = usize::try_from(offset - start).ok()?;
+        let map_len = skip.checked_add(size)?;
+        let off = nix::libc::off_t::try_from(start).ok()?;
+        // SAFETY: a fresh private read-only mapping of a file range we checked
+        // lies within the file. The engine never shrinks its input store
+        // (it punches holes, KEEP_SIZE), so the pages stay valid.
+        let base = unsafe {
+            nix::sys::mman::mmap(
+                None,
+                NonZeroUsize::new(map_len)?,
+                ProtFlags::PROT_READ,
+                MapFlags::MAP_PRIVATE,
+                self.file.as_fd(),
+                off,
+            )
+        }
+        .ok()?;
+        Some(Mapping {
+            base,
+            map_len,
+            skip,
+            len: size,
+        })
+    }
+}
+
+/// A user's output socket: each message is a 4-byte big-endian length and the
+/// payload, written with one `sendmsg` so header and payload travel together.
+#[derive(Debug)]
+pub(crate) struct OutputSocket {
+    fd: OwnedFd,
+    /// An upper bound on the bytes written that the engine has not read yet.
+    unread: std::cell::Cell<usize>,
+    closed: std::cell::Cell<bool>,
+}
+
+impl OutputSocket {
+    pub(crate) fn new(fd: OwnedFd) -> OutputSocket {
+        OutputSocket {
+            fd,
+            unread: std::cell::Cell::new(0),
+            closed: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Writes one framed message.
+    ///
+    /// Pacing: the engine de-frames with 128 KiB `read()`s and assumes a length
+    /// header never straddles two reads (PROTOCOL.md §6.3). A read ends either
+    /// where the socket ran dry (always a frame start here, since each frame
+    /// is one `sendmsg`) or after exactly 128 KiB, which can fall anywhere. So
+    /// a frame is only written while the engine's unread backlog plus the
+    /// frame fits in 128 KiB, or when the backlog is empty; the kernel's
+    /// `SIOCOUTQ` (which over-counts, so errs on the safe side) tells the
+    /// backlog. The bound is tracked locally and the kernel asked only when
+    /// it might be exceeded.
+    pub(crate) fn send(&self, payload: &[u8]) -> std::result::Result<(), OutputErrorKind> {
+        if self.closed.get() {
+            return Err(OutputErrorKind::Closed);
+        }
+        let len =
+            u32::try_from(payload.len()).map_err(|_| OutputErrorKind::TooLarge(payload.len()))?;
+        let frame = payload.len() + 4;
+        let mut unread = self.unread.get().saturating_add(frame);
+        if unread > MAX_PACKET {
+            let mut wait = Duration::from_micros(20);
+            loop {
+                let queued = outq(self.fd.as_raw_fd()).map_err(OutputErrorKind::Io)?;
+                if queued == 0 || queued + frame <= MAX_PACKET {
+                    unread = queued + frame;
+                    break;
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(2));
+            }
+        }
+        let header = len.to_be_bytes();
+        match send_all(self.fd.as_raw_fd(), &header, payload) {
+            Ok(()) => {
+                self.unread.set(unread);
+                Ok(())
+            }
+            Err(e) if e == Errno::EPIPE || e == Errno::ECONNRESET => {
+                self.closed.set(true);
+                Err(OutputErrorKind::Closed)
+            }
+            Err(e) => Err(OutputErrorKind::Io(e.into())),
+        }
+    }
+}
+
+/// Bytes queued on a socket that the peer has not read (kernel accounting,
+/// which includes per-buffer overhead).
+fn outq(fd: RawFd) -> io::Result<usize> {
+    let mut n: nix::libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (== SIOCOUTQ) writes one int through the pointer.
+    let rc = unsafe { nix::libc::ioctl(fd, nix::libc::TIOCOUTQ, &mut n) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// Sends header + payload, resuming after partial writes and `EINTR`.
+/// `MSG_NOSIGNAL` keeps a closed socket from raising SIGPIPE whatever the
+/// process's signal disposition.
+fn send_all(fd: RawFd, header: &[u8], payload: &[u8]) -> std::result::Result<(), Errno> {
+    let total = header.len() + payload.len();
+    let mut done = 0usize;
+    while done < total {
+        let sent = if done < header.len() {
+            let iov = [IoSlice::new(&header[done..]), IoSlice::new(payload)];
+            socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
+        } else {
+            let iov = [IoSlice::new(&payload[done - header.len()..])];
+            socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
+        };
+        match sent {
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A `SOCK_SEQPACKET` channel (control or NPL): one packet per message.
+#[derive(Debug)]
+pub(crate) struct PacketSocket {
+    fd: OwnedFd,
+    name: &'static str,
+}
+
+/// What waiting for an NPL message produced.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NplEvent {
+    /// A message from a UNL node (possibly this node itself).
+    Message { from: String, data: Vec<u8> },
+    /// The deadline passed.
+    Timeout,
+    /// The engine closed the channel.
+    Closed,
+}
+
+impl PacketSocket {
+    pub(crate) fn new(fd: OwnedFd, name: &'static str) -> PacketSocket {
+        PacketSocket { fd, name }
+    }
+
+    /// Sends one packet of 1 byte to 128 KiB.
+    pub(crate) fn send(&self, packet: &[u8]) -> Result<()> {
+        let err = |m: String| {
+            if self.name == "NPL" {
+                Error::Npl(m)
+            } else {
+                Error::Control(m)
+            }
+        };
+        if packet.is_empty() {
+            return Err(err(
+                "empty messages are not delivered by the engine; refused".into(),
+            ));
+        }
+        if packet.len() > MAX_PACKET {
+            return Err(err(format!(
+                "message of {} bytes exceeds the engine's {MAX_PACKET}-byte packet limit",
+                packet.len()
+            )));
+        }
+        loop {
+            match socket::send(self.fd.as_raw_fd(), packet, MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => {}
+                Err(e) if e == Errno::EPIPE || e == Errno::ECONNRESET => {
+                    return Err(err("the engine closed the channel".into()));
+                }
+                Err(e) => return Err(err(format!("send failed: {e}"))),
+            }
+        }
+    }
+
+    /// Waits for one packet until `deadline`. `Ok(None)` on timeout,
+    /// `Ok(Some(None))` when the engine closed the channel.
+    fn recv_packet(&self, buf: &mut [u8], deadline: Instant) -> Result<Option<Option<usize>>> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ms = u32::try_from(left.as_millis().min(u128::from(u32::MAX / 2))).unwrap_or(0);
+            // Round up so a sub-millisecond remainder still waits instead of spinning.
+            let ms = if left > Duration::from_millis(u64::from(ms)) {
+                ms + 1
+            } else {
+                ms
+            };
+            let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+            match nix::poll::poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::Npl(format!("poll failed: {e}"))),
+            }
+            match socket::recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_TRUNC) {
+                Ok(0) => return Ok(Some(None)),
+                Ok(n) if n > buf.len() => {
+                    return Err(Error::Npl(format!(
+                        "received a {n}-byte packet, larger than the engine's {MAX_PACKET}-byte limit"
+                    )));
+                }
+                Ok(n) => return Ok(Some(Some(n))),
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(e) if e == Errno::ECONNRESET => return Ok(Some(None)),
+                Err(e) => return Err(Error::Npl(format!("recv failed: {e}"))),
+            }
+        }
+    }
+
+    /// Receives one NPL message: the engine sends the sender's public key
+    /// (66 hex characters) and then the data as two packets.
+    pub(crate) fn recv_npl(&self, buf: &mut Vec<u8>, deadline: Instant) -> Result<NplEvent> {
+        if buf.len() < MAX_PACKET {
+            buf.resize(MAX_PACKET, 0);
+        }
+        let n = match self.recv_packet(buf, deadline)? {
+            None => return Ok(NplEvent::Timeout),
+            Some(None) => return Ok(NplEvent::Closed),
+            Some(Some(n)) => n,
+        };
+        let from = buf.get(..n).unwrap_or_default();
+        if n != NPL_PUBKEY_LEN || !from.iter().all(u8::is_ascii_hexdigit) {
+            return Err(Error::Npl(format!(
+                "expected a {NPL_PUBKEY_LEN}-character hex public key packet, got {n} bytes"
+            )));
+        }
+        let from = String::from_utf8_lossy(from).into_owned();
+        // The engine writes both packets back to back; the data is already
+        // there or about to be. Waiting past the round's deadline here would
+        // lose the message, so allow a short grace period.
+        let grace = Instant::now() + Duration::from_millis(1000);
+        let n = match self.recv_packet(buf, deadline.max(grace))? {
+            None => {
+                return Err(Error::Npl(format!(
+                    "message from {from}: the data packet never came"
+                )));
+            }
+            Some(None) => return Ok(NplEvent::Closed),
+            Some(Some(n)) => n,
+        };
+        Ok(NplEvent::Message {
+            from,
+            data: buf.get(..n).unwrap_or_default().to_vec(),
+        })
+    }
+}
