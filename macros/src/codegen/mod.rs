@@ -8,6 +8,8 @@ mod checks;
 mod contract_impl;
 pub(crate) mod fallback;
 mod main_fn;
+#[cfg(test)]
+mod tests;
 
 use proc_macro2::TokenStream;
 use quote::quote;

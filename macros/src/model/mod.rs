@@ -4,6 +4,8 @@
 mod attrs;
 mod handler;
 mod kind;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
@@ -29,7 +31,7 @@ pub(crate) struct Contract {
 /// A block that is not a valid contract: the errors, and the block with the
 /// `#[on_*]` attributes removed so it can still be emitted.
 pub(crate) struct Rejected {
-    pub(crate) item: ItemImpl,
+    pub(crate) item: Box<ItemImpl>,
     pub(crate) error: syn::Error,
 }
 
@@ -121,7 +123,10 @@ impl Contract {
                 options,
                 handlers,
             }),
-            Err(error) => Err(Rejected { item, error }),
+            Err(error) => Err(Rejected {
+                item: Box::new(item),
+                error,
+            }),
         }
     }
 
