@@ -38,11 +38,6 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
-    /// Records an error that covers the source from `start` to `end`.
-    pub(crate) fn between(&mut self, start: Span, end: Span, message: impl Display) {
-        self.spanned(SpanRange(start, end), message);
-    }
-
     /// All recorded errors plus `last`, for a failure that ends the checks.
     pub(crate) fn fail_with(mut self, last: syn::Error) -> syn::Error {
         self.finished = true;
@@ -73,8 +68,8 @@ impl Drop for Errors {
     }
 }
 
-/// Two empty-looking tokens that carry a start and an end span, so that
-/// `syn::Error::new_spanned` reports the whole range on stable Rust.
+/// Two tokens that carry a start and an end span, so that
+/// `syn::Error::new_spanned` reports the whole range between them on stable Rust.
 pub(crate) struct SpanRange(pub(crate) Span, pub(crate) Span);
 
 impl ToTokens for SpanRange {

@@ -1,7 +1,7 @@
 //! How generated code names the runtime: only through its hidden
 //! `__private` module, always by an absolute path.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::quote;
 
 /// The runtime's `__private` module, reached from the crate path given by
@@ -20,5 +20,21 @@ impl<'a> Private<'a> {
         let krate = self.krate;
         let name = syn::Ident::new(name, Span::call_site());
         quote!(#krate::__private::#name)
+    }
+
+    /// [`Private::item`] with every token reported at `span` (resolved like
+    /// the rest), so that a trait-bound error on a call through it points at
+    /// the author's tokens rather than at `#[contract]`.
+    pub(crate) fn item_at(&self, name: &str, span: Span) -> TokenStream {
+        self.item(name)
+            .into_iter()
+            .map(|mut token| {
+                if let TokenTree::Group(_) = token {
+                    return token;
+                }
+                token.set_span(span);
+                token
+            })
+            .collect()
     }
 }

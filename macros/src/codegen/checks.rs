@@ -24,9 +24,10 @@ pub(super) fn extract_input(
     bytes: &TokenStream,
 ) -> TokenStream {
     let ty = &input.ty;
-    let from_input = private.item("FromInput");
-    let handler_error = private.item("HandlerError");
-    quote_spanned! {at(ty.span())=>
+    let span = at(ty.span());
+    let from_input = private.item_at("FromInput", span);
+    let handler_error = private.item_at("HandlerError", span);
+    quote_spanned! {span=>
         ::core::result::Result::map_err(
             <#ty as #from_input<'_>>::from_input(#bytes),
             #handler_error::extract,
@@ -46,9 +47,10 @@ pub(super) fn handler_result(
         HandlerKind::Npl => ("IntoNplResult", "into_npl_result"),
         _ => ("IntoHandlerResult", "into_handler_result"),
     };
-    let into_result = private.item(trait_name);
-    let method = syn::Ident::new(method, Span::call_site());
-    quote_spanned!(at(output_span(handler))=> #into_result::#method(#call))
+    let span = at(output_span(handler));
+    let into_result = private.item_at(trait_name, span);
+    let method = syn::Ident::new(method, span);
+    quote_spanned!(span=> #into_result::#method(#call))
 }
 
 /// Where the handler's result is reported: its return type, or its name
@@ -72,10 +74,11 @@ pub(super) fn load_default(private: &Private<'_>, self_ty: &Type) -> TokenStream
 
 /// `load()` and `save()` of a contract persisted to `file`.
 pub(super) fn load_save_state(private: &Private<'_>, self_ty: &Type, file: &str) -> TokenStream {
+    let span = at(self_ty.span());
     let error = private.item("Error");
-    let load_state = private.item("load_state");
-    let save_state = private.item("save_state");
-    quote_spanned! {at(self_ty.span())=>
+    let load_state = private.item_at("load_state", span);
+    let save_state = private.item_at("save_state", span);
+    quote_spanned! {span=>
         fn load() -> ::core::result::Result<Self, #error> {
             #load_state::<#self_ty>(#file)
         }

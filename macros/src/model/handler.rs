@@ -212,7 +212,7 @@ fn check_params(
                 kind.signature()
             ),
         };
-        errors.between(extra[0].span(), extra[extra.len() - 1].span(), message);
+        errors.spanned(quote::quote!(#(#extra),*), message);
         return None;
     }
     Some(params)
@@ -228,9 +228,14 @@ fn check_param(
         errors.spanned(ty, message);
         None
     };
+    // A type mismatch on a context parameter is reported on its type's name.
     let context = Param::Context {
         kind: want,
-        span: ty.span(),
+        span: match ungroup(ty) {
+            Type::Reference(reference) => last_ident(&reference.elem).map(Ident::span),
+            _ => None,
+        }
+        .unwrap_or_else(|| ty.span()),
     };
     let expected = want.expected();
     match (want, want.context(), ungroup(ty)) {
@@ -300,18 +305,21 @@ fn ungroup(ty: &Type) -> &Type {
     }
 }
 
+/// The last segment of a path type (`Round` in `hotpocket::Round`).
+fn last_ident(ty: &Type) -> Option<&Ident> {
+    match ungroup(ty) {
+        Type::Path(path) if path.qself.is_none() => {
+            path.path.segments.last().map(|segment| &segment.ident)
+        }
+        _ => None,
+    }
+}
+
 /// Whether `ty` is a path whose last segment is `name`, whatever its prefix
 /// (`Round`, `hotpocket::Round`, ...). Names are the only thing the macro can
 /// see; the type system checks they are the runtime's types.
 fn last_ident_is(ty: &Type, name: &str) -> bool {
-    match ungroup(ty) {
-        Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == name),
-        _ => false,
-    }
+    last_ident(ty).is_some_and(|ident| ident == name)
 }
 
 fn is_byte_slice(ty: &Type) -> bool {
