@@ -65,6 +65,12 @@ fn user_block_comes_first_without_handler_attributes() {
     let out = expand(quote!(), counter());
     let block = quote! {
         impl Counter {
+            #[allow(
+                clippy::unused_self,
+                clippy::needless_pass_by_ref_mut,
+                clippy::unnecessary_wraps,
+                clippy::missing_const_for_fn,
+            )]
             fn add(&mut self, ctx: &mut Round, user: &User, Json(cmd): Json<Cmd>) -> Result<()> { Ok(()) }
         }
     };
