@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::args::{Args, InputRef};
 use crate::channels::{self, InputFile, NplEvent, OutputSocket, PacketSocket};
+use crate::config::PatchConfig;
 use crate::error::{Error, Result};
 use crate::handler::HandlerError;
-use crate::round::{Node, Npl, Outbox, OutputSink, Round, RoundInfo, User};
+use crate::round::{Node, Npl, Outbox, OutputSink, PatchStore, Round, RoundInfo, User};
 
 /// How long the NPL phase waits for messages when the contract does not set
 /// `npl_timeout_ms`. The engine never signals the end of NPL traffic, so a
@@ -412,6 +413,7 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
             npl: npl.clone(),
             control: Some(control),
         },
+        PatchStore::File(PatchConfig::PATH.into()),
     );
     let mut inputs = Inputs::File(input_file, refs);
     let mut npl_source = match npl {
