@@ -159,10 +159,10 @@ impl InputFile {
         if size == 0 {
             return Ok(InputBytes::Copied(&[]));
         }
-        if r.size >= MMAP_THRESHOLD {
-            if let Some(m) = self.map(r.offset, size) {
-                return Ok(InputBytes::Mapped(m));
-            }
+        if r.size >= MMAP_THRESHOLD
+            && let Some(m) = self.map(r.offset, size)
+        {
+            return Ok(InputBytes::Mapped(m));
         }
         if self.buf.len() < size {
             self.buf.resize(size, 0);
@@ -389,7 +389,7 @@ impl PacketSocket {
                 }
                 Ok(n) => return Ok(Some(Some(n))),
                 Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(e) if e == Errno::ECONNRESET => return Ok(Some(None)),
+                Err(Errno::ECONNRESET) => return Ok(Some(None)),
                 Err(e) => return Err(Error::Npl(format!("recv failed: {e}"))),
             }
         }

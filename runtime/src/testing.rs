@@ -154,6 +154,25 @@ impl TestRound {
     /// saved: `contract` is the state; inspect it afterwards).
     pub fn run<C: Contract>(self, contract: &mut C) -> TestOutcome {
         let read_only = self.mode.is_read_only();
+        let npl_queue = self.npl.clone();
+        let (mut round, mut inputs) = self.into_parts();
+        let users = round.users_rc();
+        let mut npl = if read_only {
+            NplSource::None
+        } else {
+            NplSource::Memory(VecDeque::from(npl_queue))
+        };
+        let mut reporter = Reporter {
+            echo: false,
+            outcome: Outcome::default(),
+        };
+        execute(contract, &mut round, &mut inputs, &mut npl, &mut reporter);
+        TestOutcome::collect(&mut round, &users, reporter.outcome)
+    }
+
+    /// The round and its inputs, before any handler runs.
+    pub(crate) fn into_parts(self) -> (Round, Inputs) {
+        let read_only = self.mode.is_read_only();
         let users: Vec<User> = self
             .users
             .iter()
@@ -176,7 +195,7 @@ impl TestRound {
             non_consensus_rounds: (self.mode == Mode::ConsensusFallback).then_some(1),
         };
         let users: Rc<[User]> = users.into();
-        let mut round = Round::new(
+        let round = Round::new(
             info,
             Rc::clone(&users),
             unl.into(),
@@ -187,17 +206,12 @@ impl TestRound {
             },
             PatchStore::Memory(self.patch.clone()),
         );
-        let mut inputs = Inputs::Memory(self.users.into_values().collect());
-        let mut npl = if read_only {
-            NplSource::None
-        } else {
-            NplSource::Memory(VecDeque::from(self.npl))
-        };
-        let mut reporter = Reporter {
-            echo: false,
-            outcome: Outcome::default(),
-        };
-        execute(contract, &mut round, &mut inputs, &mut npl, &mut reporter);
+        (round, Inputs::Memory(self.users.into_values().collect()))
+    }
+}
+
+impl TestOutcome {
+    fn collect(round: &mut Round, users: &[User], outcome: Outcome) -> TestOutcome {
         let outputs = users
             .iter()
             .map(|u| (u.public_key().to_owned(), u.take_memory_outputs()))
@@ -215,8 +229,8 @@ impl TestRound {
             all_outputs: outputs,
             npl_sent,
             control,
-            problems: reporter.outcome.problems,
-            npl_received: reporter.outcome.npl_received,
+            problems: outcome.problems,
+            npl_received: outcome.npl_received,
         }
     }
 }
