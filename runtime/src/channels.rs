@@ -49,6 +49,27 @@ pub(crate) fn take_fd(field: &str, fd: RawFd) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Closes every open descriptor above 2 that is not in `keep` (see
+/// `Contract::CLOSE_INHERITED_FDS`). Without `/proc` nothing is closed.
+pub(crate) fn close_unnamed_fds(keep: &[RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let open: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory's own descriptor is in the list; it is closed by now, so
+    // closing it again fails harmlessly with EBADF.
+    for fd in open {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: nothing in this process owns these descriptors: they
+            // were inherited from the engine and no Rust object wraps them
+            // (this runs before any fd is taken or any contract code runs).
+            unsafe { nix::libc::close(fd) };
+        }
+    }
+}
+
 /// Checks that `fd` is a socket of the given type (`SOCK_STREAM` /
 /// `SOCK_SEQPACKET`), so a swapped or stale fd number fails early and clearly.
 pub(crate) fn check_socket(field: &str, fd: &OwnedFd, want: socket::SockType) -> Result<()> {
@@ -287,13 +308,12 @@ fn send_all(fd: RawFd, header: &[u8], payload: &[u8]) -> std::result::Result<(),
     let total = header.len() + payload.len();
     let mut done = 0usize;
     while done < total {
-        let sent = if done < header.len() {
-            let iov = [IoSlice::new(&header[done..]), IoSlice::new(payload)];
-            socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
-        } else {
-            let iov = [IoSlice::new(&payload[done - header.len()..])];
-            socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
-        };
+        let head = header.get(done..).unwrap_or_default();
+        let body = payload
+            .get(done.saturating_sub(header.len())..)
+            .unwrap_or_default();
+        let iov = [IoSlice::new(head), IoSlice::new(body)];
+        let sent = socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None);
         match sent {
             Ok(n) => done += n,
             Err(Errno::EINTR) => {}

@@ -32,6 +32,14 @@ pub trait Contract: Sized + 'static {
     const HAS_NPL: bool = false;
     /// Whether read requests go to `#[on_read_request]` (otherwise to `#[on_input]`).
     const HAS_READ_REQUEST: bool = false;
+    /// Whether to close, before any contract code runs, every inherited file
+    /// descriptor above 2 that the round's arguments do not name. The engine
+    /// leaks its own descriptors into the contract (its `hp.cfg` opened
+    /// read-write, its log, other users' connection buffers: PROTOCOL.md §7);
+    /// closing them keeps a contract from touching them by accident. Set the
+    /// environment variable `HOTPOCKET_KEEP_FDS=1` (in the contract's
+    /// `environment` config) to keep them instead.
+    const CLOSE_INHERITED_FDS: bool = true;
 
     /// Creates the contract at the start of a round: loads the state, or
     /// `Default` for a stateless contract.
@@ -308,7 +316,7 @@ fn main_code<C: Contract>() -> i32 {
     let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
     if argv.first().map(String::as_str) == Some("--dev") || stdin_is_tty {
         let dev_args = if argv.first().map(String::as_str) == Some("--dev") {
-            argv[1..].to_vec()
+            argv.get(1..).unwrap_or_default().to_vec()
         } else {
             argv
         };
@@ -349,6 +357,12 @@ fn dev_mode(_args: Vec<String>) -> i32 {
 /// `Ok(false)` when the round ran but something fatal happened (state not
 /// loadable or not saved).
 fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
+    if C::CLOSE_INHERITED_FDS && std::env::var_os("HOTPOCKET_KEEP_FDS").is_none_or(|v| v != "1") {
+        let mut named = vec![args.control_fd, args.user_in_fd];
+        named.extend(args.npl_fd);
+        named.extend(args.users.iter().map(|u| u.out_fd));
+        channels::close_unnamed_fds(&named);
+    }
     let control = channels::take_fd("control_fd", args.control_fd)?;
     channels::check_socket(
         "control_fd",
