@@ -607,3 +607,225 @@ impl<'de> Visitor<'de> for UnlSeed<'_> {
         Ok(unl)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PK: &str = "ed5cfd3b6cf0e3e5f4a1b7d1d5f1c2e9c3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9";
+    const SK: &str = "ed0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef5cfd3b6cf0e3e5f4a1b7d1d5f1c2e9c3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9";
+    const U1: &str = "ed1111111111111111111111111111111111111111111111111111111111111111";
+    const U2: &str = "ed2222222222222222222222222222222222222222222222222222222222222222";
+    const HASH: &str = "4c1d5e8f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d";
+
+    /// Exactly what hpcore main (0.6.4) writes for a consensus round, field order included.
+    fn readonly_consensus() -> String {
+        format!(
+            r#"{{"hp_version":"0.6.4","contract_id":"3c0c6e8a-8a0f-4f3c-9d4c-2b1a0f9e8d7c","public_key":"{PK}","private_key":"{SK}","timestamp":1700000000123,"readonly":false,"lcl_seq_no":42,"lcl_hash":"{HASH}","npl_fd":7,"control_fd":5,"user_in_fd":6,"users":{{"{U1}":[8,[0,5],[4096,0],[8192,1048576]],"{U2}":[9]}},"unl":{{"{PK}":{{"active_on":1700000000001}},"{U2}":{{"active_on":1699999999999}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn readonly_variant_consensus_round() {
+        let a = Args::parse(readonly_consensus().as_bytes()).unwrap();
+        assert_eq!(a.variant, Variant::Readonly);
+        assert_eq!(a.mode, Mode::Consensus);
+        assert_eq!(a.hp_version, "0.6.4");
+        assert_eq!(a.timestamp, 1_700_000_000_123);
+        assert_eq!(
+            a.lcl,
+            Some(Lcl {
+                seq_no: 42,
+                hash: HASH.into()
+            })
+        );
+        assert_eq!((a.npl_fd, a.control_fd, a.user_in_fd), (Some(7), 5, 6));
+        assert_eq!(a.non_consensus_rounds, None);
+        let keys: Vec<_> = a.users.iter().map(|u| u.public_key.as_str()).collect();
+        assert_eq!(keys, [U1, U2]);
+        assert_eq!(a.users[0].out_fd, 8);
+        assert_eq!(
+            a.users[0].inputs,
+            [
+                InputRef { offset: 0, size: 5 },
+                InputRef {
+                    offset: 4096,
+                    size: 0
+                },
+                InputRef {
+                    offset: 8192,
+                    size: 1_048_576
+                }
+            ]
+        );
+        assert!(a.users[1].inputs.is_empty());
+        assert_eq!(a.unl.len(), 2);
+        assert_eq!(a.unl[0].public_key, PK);
+        assert_eq!(a.unl[1].active_on, 1_699_999_999_999);
+    }
+
+    #[test]
+    fn readonly_variant_read_request_has_no_lcl_or_npl() {
+        let json = format!(
+            r#"{{"hp_version":"0.6.4","contract_id":"c","public_key":"{PK}","private_key":"{SK}","timestamp":0,"readonly":true,"control_fd":5,"user_in_fd":6,"users":{{"{U1}":[8,[0,3]]}},"unl":{{"{PK}":{{"active_on":0}}}}}}"#
+        );
+        let a = Args::parse(json.as_bytes()).unwrap();
+        assert_eq!(a.mode, Mode::ReadRequest);
+        assert!(a.is_read_only());
+        assert_eq!((a.lcl.clone(), a.npl_fd), (None, None));
+        assert_eq!(a.users.len(), 1);
+    }
+
+    #[test]
+    fn mode_variant_every_mode() {
+        let unl = format!(r#"{{"{PK}":{{"active_on":5,"lcl_seq_no":41,"lcl_hash":"{HASH}"}}}}"#);
+        let consensus = format!(
+            r#"{{"hp_version":"0.6.5","contract_id":"c","public_key":"{PK}","private_key":"{SK}","timestamp":9,"mode":"consensus","lcl_seq_no":42,"lcl_hash":"{HASH}","npl_fd":7,"control_fd":5,"user_in_fd":6,"users":{{}},"unl":{unl}}}"#
+        );
+        let a = Args::parse(consensus.as_bytes()).unwrap();
+        assert_eq!((a.variant, a.mode), (Variant::Mode, Mode::Consensus));
+        assert_eq!(
+            a.unl[0].lcl,
+            Some(Lcl {
+                seq_no: 41,
+                hash: HASH.into()
+            })
+        );
+
+        let fallback = format!(
+            r#"{{"hp_version":"0.6.5","contract_id":"c","public_key":"{PK}","private_key":"{SK}","timestamp":0,"mode":"consensus_fallback","non_consensus_rounds":3,"lcl_seq_no":42,"lcl_hash":"{HASH}","npl_fd":7,"control_fd":5,"user_in_fd":0,"users":{{}},"unl":{unl}}}"#
+        );
+        let a = Args::parse(fallback.as_bytes()).unwrap();
+        assert_eq!(a.mode, Mode::ConsensusFallback);
+        assert_eq!(a.non_consensus_rounds, Some(3));
+        assert_eq!((a.user_in_fd, a.npl_fd), (0, Some(7)));
+
+        let read = format!(
+            r#"{{"hp_version":"0.6.5","contract_id":"c","public_key":"{PK}","private_key":"{SK}","timestamp":0,"mode":"read_req","control_fd":5,"user_in_fd":6,"users":{{"{U1}":[8,[0,1]]}},"unl":{unl}}}"#
+        );
+        let a = Args::parse(read.as_bytes()).unwrap();
+        assert_eq!(a.mode, Mode::ReadRequest);
+        assert_eq!((a.lcl.clone(), a.npl_fd), (None, None));
+    }
+
+    fn err(json: &str) -> (String, String) {
+        match Args::parse(json.as_bytes()) {
+            Err(Error::Args { field, message }) => (field, message),
+            other => panic!("expected an Args error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let good = readonly_consensus();
+        // Each required field, removed.
+        for field in [
+            "hp_version",
+            "contract_id",
+            "public_key",
+            "private_key",
+            "timestamp",
+            "lcl_seq_no",
+            "lcl_hash",
+            "npl_fd",
+            "control_fd",
+            "user_in_fd",
+            "users",
+            "unl",
+        ] {
+            let mut v: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&good).unwrap();
+            v.remove(field);
+            let (f, m) = err(&serde_json::to_string(&v).unwrap());
+            assert_eq!(f, field, "{m}");
+            assert!(m.starts_with("missing"), "{field}: {m}");
+        }
+        let (f, m) = err(&good.replace(r#""timestamp":1700000000123"#, r#""timestamp":"soon""#));
+        assert_eq!(f, "timestamp");
+        assert!(m.contains("invalid type"), "{m}");
+        let (f, _) = err(&good.replace(r#""readonly":false,"#, ""));
+        assert_eq!(f, "mode");
+        let (f, m) = err(&good.replace(r#""readonly":false"#, r#""mode":"fast""#));
+        assert_eq!(f, "mode");
+        assert!(m.contains("unknown mode \"fast\""), "{m}");
+        let (f, m) = err(&good.replace("[4096,0]", "[4096]"));
+        assert_eq!(f, format!("users.{U1}[2]"));
+        assert!(m.contains("invalid length"), "{m}");
+        let (f, _) = err(&good.replace("[4096,0]", "[4096,-1]"));
+        assert_eq!(f, format!("users.{U1}[2]"));
+        let (f, m) = err(&good.replace(r#"[9]"#, r#"[]"#));
+        assert_eq!(f, format!("users.{U2}"));
+        assert!(m.contains("out_fd"), "{m}");
+        let (f, _) = err(&good.replace(r#""npl_fd":7"#, r#""npl_fd":-1"#));
+        assert_eq!(f, "npl_fd");
+        let (f, _) = err(&good
+            .replace(r#""users":{"#, r#""users":["#)
+            .replace(r#"[9]},"#, r#"[9]],"#));
+        assert_eq!(f, "users");
+        let (f, _) = err(&good.replace(r#"{"active_on":1699999999999}"#, r#"[1]"#));
+        assert_eq!(f, format!("unl.{U2}"));
+        let (f, m) = err("");
+        assert!(f.is_empty() && m.contains("stdin is empty"), "{m}");
+        let (f, _) = err("not json");
+        assert!(f.is_empty());
+        let (_, m) = err(&good[..good.len() / 2]);
+        assert!(m.contains("EOF"), "{m}");
+        let (f, m) = err(&good.replacen(
+            r#""hp_version":"0.6.4","#,
+            r#""hp_version":"0.6.4","hp_version":"x","#,
+            1,
+        ));
+        assert_eq!(f, "hp_version");
+        assert!(m.starts_with("duplicate field"), "{m}");
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let json = readonly_consensus().replacen('{', r#"{"future":{"a":[1,2,{"b":null}]},"#, 1);
+        assert!(Args::parse(json.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn private_key_never_shown() {
+        let a = Args::parse(readonly_consensus().as_bytes()).unwrap();
+        let debug = format!("{a:?}");
+        assert!(!debug.contains(&SK[2..]), "{debug}");
+        assert!(debug.contains("<redacted>"));
+        let bad = readonly_consensus().replace(SK, "zz-not-hex-secret");
+        let (f, m) = err(&bad);
+        assert_eq!(f, "private_key");
+        assert!(!m.contains("secret"), "{m}");
+        let bad = readonly_consensus().replace(&format!("\"{SK}\""), "12345");
+        let (_, m) = err(&bad);
+        assert!(!m.contains("12345"), "{m}");
+    }
+
+    #[test]
+    fn large_args_parse() {
+        let mut users = String::new();
+        for u in 0..1000 {
+            if u > 0 {
+                users.push(',');
+            }
+            users.push_str(&format!("\"ed{u:064x}\":[{}", 10 + u));
+            for i in 0..10u64 {
+                users.push_str(&format!(",[{},64]", (u as u64 * 10 + i) * 4096));
+            }
+            users.push(']');
+        }
+        let json = readonly_consensus().replace(
+            &format!(r#"{{"{U1}":[8,[0,5],[4096,0],[8192,1048576]],"{U2}":[9]}}"#),
+            &format!("{{{users}}}"),
+        );
+        assert!(json.len() > 100_000);
+        let a = Args::parse(json.as_bytes()).unwrap();
+        assert_eq!(a.users.len(), 1000);
+        assert_eq!(
+            a.users[999].inputs[9],
+            InputRef {
+                offset: 9999 * 4096,
+                size: 64
+            }
+        );
+    }
+}

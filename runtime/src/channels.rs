@@ -49,6 +49,27 @@ pub(crate) fn take_fd(field: &str, fd: RawFd) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Closes every open descriptor above 2 that is not in `keep` (see
+/// `Contract::CLOSE_INHERITED_FDS`). Without `/proc` nothing is closed.
+pub(crate) fn close_unnamed_fds(keep: &[RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let open: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory's own descriptor is in the list; it is closed by now, so
+    // closing it again fails harmlessly with EBADF.
+    for fd in open {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: nothing in this process owns these descriptors: they
+            // were inherited from the engine and no Rust object wraps them
+            // (this runs before any fd is taken or any contract code runs).
+            unsafe { nix::libc::close(fd) };
+        }
+    }
+}
+
 /// Checks that `fd` is a socket of the given type (`SOCK_STREAM` /
 /// `SOCK_SEQPACKET`), so a swapped or stale fd number fails early and clearly.
 pub(crate) fn check_socket(field: &str, fd: &OwnedFd, want: socket::SockType) -> Result<()> {
@@ -159,10 +180,10 @@ impl InputFile {
         if size == 0 {
             return Ok(InputBytes::Copied(&[]));
         }
-        if r.size >= MMAP_THRESHOLD {
-            if let Some(m) = self.map(r.offset, size) {
-                return Ok(InputBytes::Mapped(m));
-            }
+        if r.size >= MMAP_THRESHOLD
+            && let Some(m) = self.map(r.offset, size)
+        {
+            return Ok(InputBytes::Mapped(m));
         }
         if self.buf.len() < size {
             self.buf.resize(size, 0);
@@ -287,13 +308,12 @@ fn send_all(fd: RawFd, header: &[u8], payload: &[u8]) -> std::result::Result<(),
     let total = header.len() + payload.len();
     let mut done = 0usize;
     while done < total {
-        let sent = if done < header.len() {
-            let iov = [IoSlice::new(&header[done..]), IoSlice::new(payload)];
-            socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
-        } else {
-            let iov = [IoSlice::new(&payload[done - header.len()..])];
-            socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None)
-        };
+        let head = header.get(done..).unwrap_or_default();
+        let body = payload
+            .get(done.saturating_sub(header.len())..)
+            .unwrap_or_default();
+        let iov = [IoSlice::new(head), IoSlice::new(body)];
+        let sent = socket::sendmsg::<()>(fd, &iov, &[], MsgFlags::MSG_NOSIGNAL, None);
         match sent {
             Ok(n) => done += n,
             Err(Errno::EINTR) => {}
@@ -389,7 +409,7 @@ impl PacketSocket {
                 }
                 Ok(n) => return Ok(Some(Some(n))),
                 Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(e) if e == Errno::ECONNRESET => return Ok(Some(None)),
+                Err(Errno::ECONNRESET) => return Ok(Some(None)),
                 Err(e) => return Err(Error::Npl(format!("recv failed: {e}"))),
             }
         }
@@ -430,5 +450,261 @@ impl PacketSocket {
             from,
             data: buf.get(..n).unwrap_or_default().to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    fn memfd_with(chunks: &[(u64, &[u8])]) -> OwnedFd {
+        let fd =
+            nix::sys::memfd::memfd_create(c"buffer_store", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .unwrap();
+        let file = File::from(fd);
+        for (off, bytes) in chunks {
+            file.write_all_at(bytes, *off).unwrap();
+        }
+        OwnedFd::from(file)
+    }
+
+    #[test]
+    fn reads_inputs_by_offset_and_size() {
+        let big: Vec<u8> = (0..1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+        let fd = memfd_with(&[
+            (0, b"hello"),
+            (4096, b"\x00\xffbin"),
+            (8192, &big),
+            (8192 + 1024 * 1024 + 100, b"x"),
+        ]);
+        let mut f = InputFile::new(fd).unwrap();
+        assert_eq!(&*f.read(InputRef { offset: 0, size: 5 }).unwrap(), b"hello");
+        assert_eq!(
+            &*f.read(InputRef {
+                offset: 4096,
+                size: 5
+            })
+            .unwrap(),
+            b"\x00\xffbin"
+        );
+        assert_eq!(
+            &*f.read(InputRef {
+                offset: 4096,
+                size: 0
+            })
+            .unwrap(),
+            b""
+        );
+        let got = f
+            .read(InputRef {
+                offset: 8192,
+                size: 1024 * 1024,
+            })
+            .unwrap();
+        assert!(
+            matches!(got, InputBytes::Mapped(_)),
+            "large inputs are mapped"
+        );
+        assert_eq!(&*got, &big[..]);
+        drop(got);
+        // An unaligned large input is mapped from its page and offset into it.
+        let got = f
+            .read(InputRef {
+                offset: 8192 + 100,
+                size: 512 * 1024,
+            })
+            .unwrap();
+        assert_eq!(&*got, &big[100..100 + 512 * 1024]);
+    }
+
+    #[test]
+    fn out_of_range_inputs_are_errors() {
+        let fd = memfd_with(&[(0, b"abc")]);
+        let mut f = InputFile::new(fd).unwrap();
+        let e = f.read(InputRef { offset: 0, size: 4 }).err().unwrap();
+        assert!(e.contains("beyond the input file (3 bytes)"), "{e}");
+        let e = f
+            .read(InputRef {
+                offset: u64::MAX,
+                size: 2,
+            })
+            .err()
+            .unwrap();
+        assert!(e.contains("overflows"), "{e}");
+        let e = f
+            .read(InputRef {
+                offset: 1 << 40,
+                size: 0,
+            })
+            .err()
+            .unwrap();
+        assert!(e.contains("beyond"), "{e}");
+    }
+
+    #[test]
+    fn input_fd_must_be_a_file() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let e = InputFile::new(OwnedFd::from(a)).unwrap_err();
+        assert!(e.to_string().contains("user_in_fd"), "{e}");
+    }
+
+    #[test]
+    fn output_frames_are_length_prefixed_big_endian() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let out = OutputSocket::new(OwnedFd::from(a));
+        out.send(b"hi").unwrap();
+        out.send(b"").unwrap();
+        let big = vec![0xABu8; 300_000];
+        let reader = std::thread::spawn(move || {
+            // Read in small pieces: messages split across reads on the reading side.
+            let mut all = Vec::new();
+            let mut buf = [0u8; 1000];
+            while all.len() < 6 + 4 + 4 + 300_000 {
+                let n = b.read(&mut buf).unwrap();
+                all.extend_from_slice(&buf[..n]);
+            }
+            all
+        });
+        out.send(&big).unwrap();
+        let all = reader.join().unwrap();
+        assert_eq!(&all[..6], b"\x00\x00\x00\x02hi");
+        assert_eq!(&all[6..10], b"\x00\x00\x00\x00");
+        assert_eq!(&all[10..14], &300_000u32.to_be_bytes());
+        assert!(all[14..].iter().all(|&x| x == 0xAB));
+    }
+
+    #[test]
+    fn closed_output_is_a_typed_error_not_sigpipe() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let out = OutputSocket::new(OwnedFd::from(a));
+        drop(b);
+        assert!(matches!(out.send(b"x"), Err(OutputErrorKind::Closed)));
+        assert!(matches!(out.send(b"y"), Err(OutputErrorKind::Closed)));
+    }
+
+    #[test]
+    fn pacing_keeps_unread_backlog_within_one_engine_read() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let out = OutputSocket::new(OwnedFd::from(a));
+        let writer = std::thread::spawn(move || {
+            for i in 0..5000u32 {
+                out.send(&[i as u8; 100]).unwrap();
+            }
+        });
+        // A slow reader reading 128 KiB at a time, like the engine: every
+        // read must end on a frame boundary.
+        let mut buf = vec![0u8; MAX_PACKET];
+        let mut total = Vec::new();
+        while total.len() < 5000 * 104 {
+            std::thread::sleep(Duration::from_millis(2));
+            let n = b.read(&mut buf).unwrap();
+            total.extend_from_slice(&buf[..n]);
+            assert_eq!(total.len() % 104, 0, "a read ended inside a frame");
+        }
+        writer.join().unwrap();
+    }
+
+    fn seqpacket() -> (OwnedFd, OwnedFd) {
+        socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn packet_size_limits() {
+        let (a, b) = seqpacket();
+        let s = PacketSocket::new(a, "NPL");
+        assert!(s.send(b"").unwrap_err().to_string().contains("empty"));
+        assert!(
+            s.send(&vec![1; MAX_PACKET + 1])
+                .unwrap_err()
+                .to_string()
+                .contains("131072")
+        );
+        s.send(&vec![1; MAX_PACKET]).unwrap();
+        let mut buf = vec![0u8; MAX_PACKET + 10];
+        assert_eq!(
+            socket::recv(b.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap(),
+            MAX_PACKET
+        );
+        let c = PacketSocket::new(seqpacket().0, "control");
+        assert!(
+            c.send(&vec![1; MAX_PACKET + 1])
+                .unwrap_err()
+                .to_string()
+                .starts_with("control channel")
+        );
+    }
+
+    #[test]
+    fn npl_two_packet_reassembly_timeout_and_close() {
+        let (a, b) = seqpacket();
+        let s = PacketSocket::new(a, "NPL");
+        let sender = "ed".to_owned() + &"ab".repeat(32);
+        socket::send(b.as_raw_fd(), sender.as_bytes(), MsgFlags::empty()).unwrap();
+        socket::send(b.as_raw_fd(), b"vote:7", MsgFlags::empty()).unwrap();
+        let mut buf = Vec::new();
+        let soon = || Instant::now() + Duration::from_millis(50);
+        assert_eq!(
+            s.recv_npl(&mut buf, soon()).unwrap(),
+            NplEvent::Message {
+                from: sender.clone(),
+                data: b"vote:7".to_vec()
+            }
+        );
+        let t = Instant::now();
+        assert_eq!(s.recv_npl(&mut buf, soon()).unwrap(), NplEvent::Timeout);
+        assert!(t.elapsed() >= Duration::from_millis(40));
+        // A pubkey packet whose data follows a little later is still paired.
+        socket::send(b.as_raw_fd(), sender.as_bytes(), MsgFlags::empty()).unwrap();
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            socket::send(b.as_raw_fd(), b"late", MsgFlags::empty()).unwrap();
+            b
+        });
+        assert_eq!(
+            s.recv_npl(&mut buf, Instant::now() + Duration::from_millis(5))
+                .unwrap(),
+            NplEvent::Message {
+                from: sender,
+                data: b"late".to_vec()
+            }
+        );
+        drop(late.join().unwrap());
+        assert_eq!(s.recv_npl(&mut buf, soon()).unwrap(), NplEvent::Closed);
+    }
+
+    #[test]
+    fn npl_bad_sender_packet_is_an_error() {
+        let (a, b) = seqpacket();
+        let s = PacketSocket::new(a, "NPL");
+        socket::send(b.as_raw_fd(), b"not-a-key", MsgFlags::empty()).unwrap();
+        let e = s
+            .recv_npl(&mut Vec::new(), Instant::now() + Duration::from_millis(50))
+            .unwrap_err();
+        assert!(e.to_string().contains("public key packet"), "{e}");
+    }
+
+    #[test]
+    fn take_fd_refuses_closed_descriptors_and_checks_socket_type() {
+        let e = take_fd("npl_fd", 987_654).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "round arguments: field `npl_fd`: file descriptor 987654 is not open"
+        );
+        let (a, _b) = seqpacket();
+        let e = check_socket("users.x[0]", &a, SockType::Stream).unwrap_err();
+        assert!(e.to_string().contains("SeqPacket"), "{e}");
+        let f = memfd_with(&[]);
+        let e = check_socket("control_fd", &f, SockType::SeqPacket).unwrap_err();
+        assert!(e.to_string().contains("not a socket"), "{e}");
+        let _ = UnixStream::pair().unwrap().0.write(b"");
     }
 }

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::args::{Args, InputRef};
 use crate::channels::{self, InputFile, NplEvent, OutputSocket, PacketSocket};
+use crate::config::PatchConfig;
 use crate::error::{Error, Result};
 use crate::handler::HandlerError;
-use crate::round::{Node, Npl, Outbox, OutputSink, Round, RoundInfo, User};
+use crate::round::{Node, Npl, Outbox, OutputSink, PatchStore, Round, RoundInfo, User};
 
 /// How long the NPL phase waits for messages when the contract does not set
 /// `npl_timeout_ms`. The engine never signals the end of NPL traffic, so a
@@ -31,6 +32,14 @@ pub trait Contract: Sized + 'static {
     const HAS_NPL: bool = false;
     /// Whether read requests go to `#[on_read_request]` (otherwise to `#[on_input]`).
     const HAS_READ_REQUEST: bool = false;
+    /// Whether to close, before any contract code runs, every inherited file
+    /// descriptor above 2 that the round's arguments do not name. The engine
+    /// leaks its own descriptors into the contract (its `hp.cfg` opened
+    /// read-write, its log, other users' connection buffers: PROTOCOL.md §7);
+    /// closing them keeps a contract from touching them by accident. Set the
+    /// environment variable `HOTPOCKET_KEEP_FDS=1` (in the contract's
+    /// `environment` config) to keep them instead.
+    const CLOSE_INHERITED_FDS: bool = true;
 
     /// Creates the contract at the start of a round: loads the state, or
     /// `Default` for a stateless contract.
@@ -307,7 +316,7 @@ fn main_code<C: Contract>() -> i32 {
     let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
     if argv.first().map(String::as_str) == Some("--dev") || stdin_is_tty {
         let dev_args = if argv.first().map(String::as_str) == Some("--dev") {
-            argv[1..].to_vec()
+            argv.get(1..).unwrap_or_default().to_vec()
         } else {
             argv
         };
@@ -348,6 +357,12 @@ fn dev_mode(_args: Vec<String>) -> i32 {
 /// `Ok(false)` when the round ran but something fatal happened (state not
 /// loadable or not saved).
 fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
+    if C::CLOSE_INHERITED_FDS && std::env::var_os("HOTPOCKET_KEEP_FDS").is_none_or(|v| v != "1") {
+        let mut named = vec![args.control_fd, args.user_in_fd];
+        named.extend(args.npl_fd);
+        named.extend(args.users.iter().map(|u| u.out_fd));
+        channels::close_unnamed_fds(&named);
+    }
     let control = channels::take_fd("control_fd", args.control_fd)?;
     channels::check_socket(
         "control_fd",
@@ -412,6 +427,7 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
             npl: npl.clone(),
             control: Some(control),
         },
+        PatchStore::File(PatchConfig::PATH.into()),
     );
     let mut inputs = Inputs::File(input_file, refs);
     let mut npl_source = match npl {
@@ -446,12 +462,12 @@ fn run_round<C: Contract>(
         }
     };
     execute(&mut contract, round, inputs, npl, reporter);
-    if !round.is_read_only() {
-        if let Err(e) = contract.save() {
-            reporter.report(format!("{e}; the previous state was kept"));
-            reporter.outcome.fatal = true;
-            return false;
-        }
+    if !round.is_read_only()
+        && let Err(e) = contract.save()
+    {
+        reporter.report(format!("{e}; the previous state was kept"));
+        reporter.outcome.fatal = true;
+        return false;
     }
     true
 }
@@ -469,5 +485,302 @@ fn finish(round: &mut Round) {
     if let Outbox::Engine { npl, control } = round.outbox_mut() {
         npl.take();
         control.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::FromInput;
+    use crate::testing::TestRound;
+
+    #[derive(Default)]
+    struct Probe {
+        seen: Vec<String>,
+        npl: Vec<String>,
+        ended: bool,
+    }
+
+    impl Contract for Probe {
+        const HAS_NPL: bool = true;
+        const NPL_TIMEOUT_MS: Option<u64> = Some(60);
+
+        fn load() -> Result<Self> {
+            Ok(Probe::default())
+        }
+
+        fn on_input(
+            &mut self,
+            _: &mut Round,
+            user: &User,
+            input: &[u8],
+        ) -> Result<(), HandlerError> {
+            match input {
+                b"panic" => panic!("boom"),
+                b"panic-obj" => std::panic::panic_any(42u32),
+                b"err" => Err(HandlerError::Failed("nope".into())),
+                _ => {
+                    let text = <&str>::from_input(input).map_err(HandlerError::extract)?;
+                    self.seen.push(format!("{}:{text}", user.public_key()));
+                    user.send(text)
+                        .map_err(|e| HandlerError::Failed(e.to_string()))
+                }
+            }
+        }
+
+        fn on_npl(
+            &mut self,
+            _: &mut Round,
+            from: &Node,
+            message: &[u8],
+        ) -> Result<Npl, HandlerError> {
+            self.npl.push(format!(
+                "{}:{}",
+                from.public_key(),
+                String::from_utf8_lossy(message)
+            ));
+            Ok(if message == b"done" {
+                Npl::Done
+            } else {
+                Npl::Continue
+            })
+        }
+
+        fn on_round_end(&mut self, _: &mut Round) -> Result<(), HandlerError> {
+            self.ended = true;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_bad_input_loses_nothing_else() {
+        let mut c = Probe::default();
+        let out = TestRound::new()
+            .input("bob", "b1")
+            .input("alice", "a1")
+            .input("alice", "panic")
+            .input("alice", "err")
+            .input("alice", b"\xff\xfe")
+            .input("alice", "panic-obj")
+            .input("alice", "a2")
+            .run(&mut c);
+        assert_eq!(out.outputs("alice"), ["a1", "a2"]);
+        assert_eq!(out.outputs("bob"), ["b1"]);
+        // Users in ascending key order, inputs in order.
+        assert_eq!(c.seen, ["alice:a1", "alice:a2", "bob:b1"]);
+        assert_eq!(out.problems.len(), 4, "{:#?}", out.problems);
+        assert!(
+            out.problems[0].starts_with("user alice input #1: handler panicked: boom at "),
+            "{}",
+            out.problems[0]
+        );
+        assert_eq!(
+            out.problems[1],
+            "user alice input #2: handler returned an error: nope"
+        );
+        assert_eq!(
+            out.problems[2],
+            "user alice input #3: input is not valid UTF-8: invalid byte at offset 0"
+        );
+        assert!(out.problems[3].starts_with(
+            "user alice input #4: handler panicked: a panic with a non-string payload"
+        ));
+        assert!(c.ended, "on_round_end still runs");
+    }
+
+    #[test]
+    fn npl_phase_ends_when_the_handler_says_done() {
+        let mut c = Probe::default();
+        let out = TestRound::new()
+            .npl("n1", "a")
+            .npl("n2", "done")
+            .npl("n1", "late")
+            .run(&mut c);
+        assert_eq!(c.npl, ["n1:a", "n2:done"]);
+        assert_eq!(out.npl_received, 2);
+        assert!(c.ended);
+    }
+
+    fn npl_round(source: NplSource) -> (Probe, Duration) {
+        let mut c = Probe::default();
+        let mut round = Round::new(
+            RoundInfo {
+                variant: crate::Variant::Readonly,
+                mode: crate::Mode::Consensus,
+                hp_version: "0.6.4".into(),
+                contract_id: "c".into(),
+                public_key: "ed01".into(),
+                private_key: crate::args::PrivateKey::for_tests(),
+                timestamp: 1,
+                lcl: None,
+                non_consensus_rounds: None,
+            },
+            Vec::new().into(),
+            Vec::new().into(),
+            Outbox::Memory {
+                npl: Vec::new(),
+                control: Vec::new(),
+                npl_available: true,
+            },
+            PatchStore::Memory(None),
+        );
+        let mut src = source;
+        let mut reporter = Reporter {
+            echo: false,
+            outcome: Outcome::default(),
+        };
+        let t = Instant::now();
+        execute(
+            &mut c,
+            &mut round,
+            &mut Inputs::Memory(Vec::new()),
+            &mut src,
+            &mut reporter,
+        );
+        (c, t.elapsed())
+    }
+
+    #[test]
+    fn npl_phase_ends_at_the_timeout_and_when_the_channel_closes() {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::empty(),
+        )
+        .unwrap();
+        let sender = "ed".to_owned() + &"cd".repeat(32);
+        nix::sys::socket::send(
+            b.as_raw_fd(),
+            sender.as_bytes(),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        nix::sys::socket::send(b.as_raw_fd(), b"hello", nix::sys::socket::MsgFlags::empty())
+            .unwrap();
+        let (c, took) = npl_round(NplSource::Socket(Rc::new(PacketSocket::new(a, "NPL"))));
+        assert_eq!(c.npl, [format!("{sender}:hello")]);
+        assert!(
+            took >= Duration::from_millis(55),
+            "waited {took:?} for more NPL"
+        );
+        assert!(c.ended);
+
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::empty(),
+        )
+        .unwrap();
+        drop(b);
+        let (c, took) = npl_round(NplSource::Socket(Rc::new(PacketSocket::new(a, "NPL"))));
+        assert!(c.npl.is_empty());
+        assert!(
+            took < Duration::from_millis(50),
+            "a closed channel ends the phase at once ({took:?})"
+        );
+        assert!(c.ended);
+    }
+
+    use std::os::fd::AsRawFd;
+
+    struct ReadOnlyAware(Vec<&'static str>);
+    impl Contract for ReadOnlyAware {
+        const HAS_READ_REQUEST: bool = true;
+        fn load() -> Result<Self> {
+            Ok(ReadOnlyAware(Vec::new()))
+        }
+        fn on_input(&mut self, _: &mut Round, _: &User, _: &[u8]) -> Result<(), HandlerError> {
+            self.0.push("input");
+            Ok(())
+        }
+        fn on_read_request(
+            &mut self,
+            r: &mut Round,
+            _: &User,
+            _: &[u8],
+        ) -> Result<(), HandlerError> {
+            assert!(r.npl_send("x").is_err(), "no NPL in read requests");
+            self.0.push("read");
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn read_requests_go_to_on_read_request() {
+        let mut c = ReadOnlyAware(Vec::new());
+        TestRound::read_request().input("u", "q").run(&mut c);
+        TestRound::new().input("u", "q").run(&mut c);
+        assert_eq!(c.0, ["read", "input"]);
+    }
+
+    /// A stateful contract persisting to a test directory.
+    #[derive(Default, serde::Serialize, serde::Deserialize)]
+    struct Saved {
+        n: u64,
+    }
+    thread_local! {
+        static DIR: RefCell<std::path::PathBuf> = const { RefCell::new(std::path::PathBuf::new()) };
+    }
+    impl Contract for Saved {
+        fn load() -> Result<Self> {
+            DIR.with(|d| crate::state::load_state_from(&d.borrow(), "s.json"))
+        }
+        fn save(&self) -> Result<()> {
+            DIR.with(|d| crate::state::save_state_to(&d.borrow(), self, "s.json"))
+        }
+        fn on_input(&mut self, _: &mut Round, _: &User, _: &[u8]) -> Result<(), HandlerError> {
+            self.n += 1;
+            Ok(())
+        }
+    }
+
+    fn run_saved(read_only: bool, inputs: usize) -> (bool, Vec<String>) {
+        let mut round = TestRound::new();
+        if read_only {
+            round = TestRound::read_request();
+        }
+        for _ in 0..inputs {
+            round = round.input("u", "x");
+        }
+        let (mut r, mut inputs) = round.into_parts();
+        let mut reporter = Reporter {
+            echo: false,
+            outcome: Outcome::default(),
+        };
+        let ok = run_round::<Saved>(&mut r, &mut inputs, &mut NplSource::None, &mut reporter);
+        (ok, reporter.outcome.problems)
+    }
+
+    #[test]
+    fn state_saved_after_consensus_rounds_only_and_corrupt_state_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("hotpocket-lifecycle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        DIR.with(|d| *d.borrow_mut() = dir.clone());
+        let file = dir.join("s.json");
+        let _ = std::fs::remove_file(&file);
+        assert!(run_saved(false, 2).0);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), r#"{"n":2}"#);
+        assert!(run_saved(true, 5).0);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            r#"{"n":2}"#,
+            "read requests never save"
+        );
+        std::fs::write(&file, "{\"n\":").unwrap();
+        let (ok, problems) = run_saved(false, 1);
+        assert!(!ok);
+        assert!(
+            problems[0].contains("s.json") && problems[0].contains("no handlers were run"),
+            "{problems:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "{\"n\":",
+            "corrupt state is not overwritten"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

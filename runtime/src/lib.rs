@@ -2,6 +2,17 @@
 //!
 //! Write [HotPocket](https://github.com/EvernodeXRPL/hotpocket) smart contracts in Rust.
 #![warn(missing_docs)]
+// Data from outside the process (the engine's JSON, inputs, sockets, files)
+// must never panic the runtime: no unwrap/expect/unchecked indexing outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 pub mod args;
 mod atomic;

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::args::{Lcl, Mode, PrivateKey, Variant};
 use crate::channels::{OutputSocket, PacketSocket};
+use crate::config::PatchConfig;
 use crate::error::{Error, OutputErrorKind, Result};
+use crate::peers::PeerChangeset;
 use crate::rng::Rng;
 
 /// What an `#[on_npl]` handler returns: whether the NPL phase of the round is over.
@@ -184,6 +186,13 @@ pub(crate) enum Outbox {
     },
 }
 
+/// Where `patch.cfg` lives: the engine's `../patch.cfg`, or memory in tests.
+#[derive(Debug)]
+pub(crate) enum PatchStore {
+    File(std::path::PathBuf),
+    Memory(Option<PatchConfig>),
+}
+
 /// Facts about the round that do not change while it runs.
 #[derive(Clone, Debug)]
 pub(crate) struct RoundInfo {
@@ -208,6 +217,7 @@ pub struct Round {
     users: Rc<[User]>,
     unl: Rc<[Node]>,
     outbox: Outbox,
+    patch: PatchStore,
     rng: Rng,
 }
 
@@ -217,6 +227,7 @@ impl Round {
         users: Rc<[User]>,
         unl: Rc<[Node]>,
         outbox: Outbox,
+        patch: PatchStore,
     ) -> Round {
         let rng = Rng::from_lcl(info.lcl.as_ref());
         Round {
@@ -224,6 +235,7 @@ impl Round {
             users,
             unl,
             outbox,
+            patch,
             rng,
         }
     }
@@ -327,6 +339,55 @@ impl Round {
                 Ok(())
             }
         }
+    }
+
+    /// Asks the engine to change this node's peer list (a `peer_changeset`
+    /// control message). Peers are `host:port`; [`PeerChangeset::replace_all`]
+    /// overwrites the list. The engine ignores the request (with a warning in
+    /// its log) while `mesh.peer_discovery.enabled` is on, which is its default.
+    /// Not allowed in read requests.
+    pub fn update_peers(&mut self, changeset: &PeerChangeset) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::NotAllowed(
+                "peer changes are not allowed in read requests".into(),
+            ));
+        }
+        self.send_control(&changeset.to_control_json())
+    }
+
+    /// Reads the contract's `patch.cfg` (`../patch.cfg`, the engine's copy of
+    /// the contract section of its config).
+    pub fn patch_config(&self) -> Result<PatchConfig> {
+        match &self.patch {
+            PatchStore::File(path) => PatchConfig::read(path),
+            PatchStore::Memory(Some(cfg)) => Ok(cfg.clone()),
+            PatchStore::Memory(None) => Err(Error::config("", "this test round has no patch.cfg")),
+        }
+    }
+
+    /// Validates `config` by the engine's rules and writes it to `patch.cfg`
+    /// atomically. The engine applies it once the nodes agree on the new
+    /// file (after this round's state is voted on). Not allowed in read
+    /// requests. An invalid config is refused here, because the engine
+    /// would stall on it.
+    pub fn update_patch_config(&mut self, config: &PatchConfig) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::NotAllowed(
+                "patch.cfg cannot be changed in read requests".into(),
+            ));
+        }
+        match &mut self.patch {
+            PatchStore::File(path) => config.write(path),
+            PatchStore::Memory(slot) => {
+                config.validate()?;
+                *slot = Some(config.clone());
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn patch_store(&self) -> &PatchStore {
+        &self.patch
     }
 
     /// Sends a raw control message (one JSON object) to the engine.

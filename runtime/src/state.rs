@@ -21,6 +21,8 @@ use crate::error::{Error, Result};
 ///
 /// `const` so generated code can check a literal at compile time:
 /// `const _: () = assert!(hotpocket::state::state_file_name_ok("counter.json"));`
+// `get` is not const; every index is below `len()` by the loop condition.
+#[allow(clippy::indexing_slicing)]
 pub const fn state_file_name_ok(name: &str) -> bool {
     let bytes = name.as_bytes();
     if bytes.is_empty() {
@@ -39,6 +41,7 @@ pub const fn state_file_name_ok(name: &str) -> bool {
     true
 }
 
+#[allow(clippy::indexing_slicing)]
 const fn is_all_dots(bytes: &[u8]) -> bool {
     let mut i = 0;
     while i < bytes.len() {

@@ -27,8 +27,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use crate::args::{Lcl, Mode, PrivateKey, Variant};
+use crate::config::PatchConfig;
 use crate::contract::{Contract, Inputs, NplSource, Outcome, Reporter, execute};
-use crate::round::{Node, Outbox, OutputSink, Round, RoundInfo, User};
+use crate::round::{Node, Outbox, OutputSink, PatchStore, Round, RoundInfo, User};
 
 /// A round to run in-process. Users are identified by whatever string you
 /// give (used as their public key); they are visited in ascending order, as
@@ -42,6 +43,7 @@ pub struct TestRound {
     unl: Vec<String>,
     users: BTreeMap<String, Vec<Vec<u8>>>,
     npl: Vec<(String, Vec<u8>)>,
+    patch: Option<PatchConfig>,
 }
 
 impl Default for TestRound {
@@ -69,6 +71,7 @@ impl TestRound {
             unl: vec![TEST_NODE_KEY.to_owned()],
             users: BTreeMap::new(),
             npl: Vec::new(),
+            patch: None,
         }
     }
 
@@ -140,9 +143,35 @@ impl TestRound {
         self
     }
 
+    /// Gives the round a `patch.cfg` ([`Round::patch_config`] reads it and
+    /// [`TestOutcome::patch_config`] shows it after any update).
+    pub fn patch_config(mut self, config: PatchConfig) -> TestRound {
+        self.patch = Some(config);
+        self
+    }
+
     /// Runs the round's handlers on `contract` (state is not loaded or
     /// saved: `contract` is the state; inspect it afterwards).
     pub fn run<C: Contract>(self, contract: &mut C) -> TestOutcome {
+        let read_only = self.mode.is_read_only();
+        let npl_queue = self.npl.clone();
+        let (mut round, mut inputs) = self.into_parts();
+        let users = round.users_rc();
+        let mut npl = if read_only {
+            NplSource::None
+        } else {
+            NplSource::Memory(VecDeque::from(npl_queue))
+        };
+        let mut reporter = Reporter {
+            echo: false,
+            outcome: Outcome::default(),
+        };
+        execute(contract, &mut round, &mut inputs, &mut npl, &mut reporter);
+        TestOutcome::collect(&mut round, &users, reporter.outcome)
+    }
+
+    /// The round and its inputs, before any handler runs.
+    pub(crate) fn into_parts(self) -> (Round, Inputs) {
         let read_only = self.mode.is_read_only();
         let users: Vec<User> = self
             .users
@@ -166,7 +195,7 @@ impl TestRound {
             non_consensus_rounds: (self.mode == Mode::ConsensusFallback).then_some(1),
         };
         let users: Rc<[User]> = users.into();
-        let mut round = Round::new(
+        let round = Round::new(
             info,
             Rc::clone(&users),
             unl.into(),
@@ -175,18 +204,14 @@ impl TestRound {
                 control: Vec::new(),
                 npl_available: !read_only,
             },
+            PatchStore::Memory(self.patch.clone()),
         );
-        let mut inputs = Inputs::Memory(self.users.into_values().collect());
-        let mut npl = if read_only {
-            NplSource::None
-        } else {
-            NplSource::Memory(VecDeque::from(self.npl))
-        };
-        let mut reporter = Reporter {
-            echo: false,
-            outcome: Outcome::default(),
-        };
-        execute(contract, &mut round, &mut inputs, &mut npl, &mut reporter);
+        (round, Inputs::Memory(self.users.into_values().collect()))
+    }
+}
+
+impl TestOutcome {
+    fn collect(round: &mut Round, users: &[User], outcome: Outcome) -> TestOutcome {
         let outputs = users
             .iter()
             .map(|u| (u.public_key().to_owned(), u.take_memory_outputs()))
@@ -195,12 +220,17 @@ impl TestRound {
             Outbox::Memory { npl, control, .. } => (std::mem::take(npl), std::mem::take(control)),
             Outbox::Engine { .. } => (Vec::new(), Vec::new()),
         };
+        let patch_config = match round.patch_store() {
+            PatchStore::Memory(cfg) => cfg.clone(),
+            PatchStore::File(_) => None,
+        };
         TestOutcome {
+            patch_config,
             all_outputs: outputs,
             npl_sent,
             control,
-            problems: reporter.outcome.problems,
-            npl_received: reporter.outcome.npl_received,
+            problems: outcome.problems,
+            npl_received: outcome.npl_received,
         }
     }
 }
@@ -219,6 +249,8 @@ pub struct TestOutcome {
     pub problems: Vec<String>,
     /// How many NPL messages reached `on_npl`.
     pub npl_received: usize,
+    /// The patch config after the round (as given, or as updated).
+    pub patch_config: Option<PatchConfig>,
 }
 
 impl TestOutcome {
