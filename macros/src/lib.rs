@@ -11,6 +11,17 @@
 //! and the author's code is still emitted (`codegen::fallback`), so that no
 //! follow-on errors hide the real ones.
 #![warn(missing_docs)]
+// Everything here runs on the author's tokens: a malformed block must become a
+// spanned error, never a panic (no unwrap/expect/unchecked indexing).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 mod args;
 mod codegen;

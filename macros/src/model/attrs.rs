@@ -101,16 +101,20 @@ fn suggest(name: &str) -> Option<HandlerKind> {
 /// Levenshtein distance, for suggestions.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
+    // `previous[j]`: distance between the prefix of `a` seen so far and `b[..j]`.
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        let mut left = i + 1;
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(left);
+        for (&cb, window) in b.iter().zip(previous.windows(2)) {
+            let &[diagonal, up] = window else { continue };
+            left = (diagonal + usize::from(ca != cb)).min(up + 1).min(left + 1);
+            current.push(left);
         }
         previous = current;
     }
-    previous[b.len()]
+    previous.last().copied().unwrap_or_default()
 }
 
 /// Reports every identifier in `item` that starts with [`RESERVED_PREFIX`].
