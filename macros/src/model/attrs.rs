@@ -5,6 +5,7 @@
 //! than something silently ignored. All other attributes pass through.
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{Attribute, Meta};
 
@@ -122,7 +123,7 @@ pub(crate) fn reject_reserved_idents(item: &syn::ItemImpl, errors: &mut Errors) 
     struct Reserved<'e>(&'e mut Errors);
     impl<'ast> Visit<'ast> for Reserved<'_> {
         fn visit_ident(&mut self, ident: &'ast syn::Ident) {
-            if ident.to_string().starts_with(RESERVED_PREFIX) {
+            if ident.unraw().to_string().starts_with(RESERVED_PREFIX) {
                 self.0.spanned(
                     ident,
                     format_args!(

@@ -75,7 +75,7 @@ impl HandlerKind {
         match self {
             HandlerKind::RoundStart | HandlerKind::RoundEnd => "`(&mut self, ctx: &mut Round)`",
             HandlerKind::Input | HandlerKind::ReadRequest => {
-                "`(&mut self, ctx: &mut Round, user: &User, input: I)`"
+                "`(&mut self, ctx: &mut Round, user: &User, input: E)` where `E` is an input extractor such as `&[u8]`, `&str` or `Json<T>`"
             }
             HandlerKind::Npl => "`(&mut self, ctx: &mut Round, from: &Node, msg: &[u8])`",
         }

@@ -461,7 +461,7 @@ fn round_parameter_errors() {
             fn add(&mut self, user: &User, input: &[u8]) {}
         )),
         [
-            "expected `&mut Round`; `#[on_input]` handlers take `(&mut self, ctx: &mut Round, user: &User, input: I)`"
+            "expected `&mut Round`; `#[on_input]` handlers take `(&mut self, ctx: &mut Round, user: &User, input: E)` where `E` is an input extractor such as `&[u8]`, `&str` or `Json<T>`"
         ]
     );
 }
@@ -473,7 +473,7 @@ fn input_handler_parameter_errors() {
         assert_eq!(
             handler_errors(quote!(#[#attr] fn f(&mut self, ctx: &mut Round, input: &[u8]) {})),
             [format!(
-                "expected `&User`; `#[{kind}]` handlers take `(&mut self, ctx: &mut Round, user: &User, input: I)`"
+                "expected `&User`; `#[{kind}]` handlers take `(&mut self, ctx: &mut Round, user: &User, input: E)` where `E` is an input extractor such as `&[u8]`, `&str` or `Json<T>`"
             )]
         );
         assert_eq!(
@@ -583,12 +583,12 @@ fn reserved_identifiers_are_all_reported() {
     let item = with_handler(quote! {
         #[on_round_end]
         fn __hotpocket_end(&mut self, __hotpocket_ctx: &mut Round) {
-            let x = __hotpocket_ctx;
+            let r#__hotpocket_x = __hotpocket_ctx;
         }
     });
     let message =
         "identifiers starting with `__hotpocket` are reserved for the code `#[contract]` generates";
-    assert_eq!(errors(quote!(), item), [message, message, message]);
+    assert_eq!(errors(quote!(), item), [message, message, message, message]);
 }
 
 #[test]
