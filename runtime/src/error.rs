@@ -92,21 +92,36 @@ impl Error {
     }
 
     pub(crate) fn args(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Args { field: field.into(), message: message.into() }
+        Error::Args {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Config { key: key.into(), message: message.into() }
+        Error::Config {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
     /// True when the error means the engine closed a channel (a user output
     /// socket over its byte limit, or NPL / control at the end of the round).
     pub fn is_closed(&self) -> bool {
-        matches!(self, Error::Output { kind: OutputErrorKind::Closed, .. })
+        matches!(
+            self,
+            Error::Output {
+                kind: OutputErrorKind::Closed,
+                ..
+            }
+        )
     }
 }
 
@@ -116,8 +131,14 @@ impl fmt::Display for Error {
             Error::Args { field, message } if field.is_empty() => {
                 write!(f, "round arguments: {message}")
             }
-            Error::Args { field, message } => write!(f, "round arguments: field `{field}`: {message}"),
-            Error::Input { user, index, message } => {
+            Error::Args { field, message } => {
+                write!(f, "round arguments: field `{field}`: {message}")
+            }
+            Error::Input {
+                user,
+                index,
+                message,
+            } => {
                 write!(f, "user {user} input #{index}: {message}")
             }
             Error::Extract(message) => f.write_str(message),
@@ -149,7 +170,10 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
-            Error::Output { kind: OutputErrorKind::Io(e), .. } => Some(e),
+            Error::Output {
+                kind: OutputErrorKind::Io(e),
+                ..
+            } => Some(e),
             _ => None,
         }
     }
@@ -163,7 +187,10 @@ impl From<serde_json::Error> for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
-        Error::Io { context: "I/O".into(), source: e }
+        Error::Io {
+            context: "I/O".into(),
+            source: e,
+        }
     }
 }
 

@@ -4,5 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use error::{Error, OutputErrorKind, Result};
