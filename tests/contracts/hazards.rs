@@ -72,15 +72,19 @@ fn main() {
                 eprintln!("flood: {failed} writes failed");
             }
         }
-        // NPL messages over the limit, then listens for others' messages.
+        // NPL messages over the limit, then stays alive (without reading NPL)
+        // while other nodes' messages arrive.
         "flood-npl" => {
             let npl = ctx.npl_fd().expect("npl");
+            let mut failed = 0;
             for _ in 0..5 {
-                let _ = raw::packet(npl, &[b'x'; 1000]);
+                if raw::packet(npl, &[b'x'; 1000]).is_err() {
+                    failed += 1;
+                }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            let got = raw::npl_collect(npl, 100, Duration::from_millis(1500));
-            eprintln!("flood-npl: received {}", got.len());
+            eprintln!("flood-npl: {failed} sends failed");
+            std::thread::sleep(Duration::from_millis(800));
         }
         "write-state" => {
             std::fs::write("written.txt", "x").expect("write");
@@ -186,6 +190,11 @@ fn main() {
                 .collect();
             fds.sort();
             lines.push(format!("open_fds={}", fds.len()));
+            let targets: Vec<String> = fds
+                .iter()
+                .map(|fd| format!("{fd}:{}", describe(*fd)))
+                .collect();
+            eprintln!("fds: {targets:?}");
             for (_, fd, _) in &users {
                 for l in &lines {
                     raw::send(*fd, l.as_bytes()).expect("send");

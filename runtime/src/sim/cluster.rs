@@ -642,6 +642,15 @@ impl Cluster {
             (Some(h), w)
         };
         let mut wakes = wakes.into_iter();
+        // Nodes that start together are all ready for NPL before any of them
+        // spawns, so "together" does not depend on thread start-up order.
+        if let Some(h) = &hub {
+            for i in 0..rt.nodes.len() {
+                if !self.start_delays.get(&i).is_some_and(|d| !d.is_zero()) {
+                    h.set_running(i, true);
+                }
+            }
+        }
 
         let lcl_hash = rt.lcl_hash.clone();
         let results: Vec<io::Result<NodeReport>> = {

@@ -406,11 +406,22 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         (libc::RLIMIT_NOFILE, limits.proc_ofd_count),
     ];
     // SAFETY: the closure runs in the forked child before exec, where only
-    // async-signal-safe calls are allowed. It calls fcntl, lseek and
-    // setrlimit (all async-signal-safe), reads data captured before the fork
+    // async-signal-safe calls are allowed. It calls close_range, fcntl, lseek
+    // and setrlimit (all async-signal-safe system calls), reads data captured before the fork
     // and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
+            // Whatever the simulator itself inherited without CLOEXEC (a
+            // jobserver pipe, a test harness's files) must not reach the
+            // contract: mark every fd above stdio close-on-exec. Failure
+            // (a kernel before 5.11) only means such fds leak.
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 4;
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            );
             for &fd in &keep {
                 // The contract must see its fds open and without CLOEXEC, as
                 // after the engine's fork.
@@ -437,10 +448,22 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         });
     }
 
+    let (hub, wake) = match node.npl {
+        Some((hub, wake)) => (Some(hub), Some(wake)),
+        None => (None, None),
+    };
+    // The engine's execution context (which accepts NPL) exists from just
+    // before the fork; messages arriving now are queued for the contract.
+    if let Some(hub) = hub {
+        hub.set_running(node.index, true);
+    }
     let spawned_at = Instant::now();
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
+            if let Some(hub) = hub {
+                hub.set_running(node.index, false);
+            }
             return Ok(NodeReport {
                 index: node.index,
                 public_key: node.public_key.to_owned(),
@@ -466,13 +489,6 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     // The contract's ends now live in the child only.
     drop(contract_fds);
     let pid = libc::pid_t::try_from(child.id()).unwrap_or(0);
-    let (hub, wake) = match node.npl {
-        Some((hub, wake)) => (Some(hub), Some(wake)),
-        None => (None, None),
-    };
-    if let Some(hub) = hub {
-        hub.set_running(node.index, true);
-    }
 
     // The engine writes the args before exec; small args fit the pipe at
     // once, large ones go through a thread so the simulator cannot deadlock.
