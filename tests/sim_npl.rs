@@ -100,7 +100,7 @@ fn observers_send_nothing() {
     // Nobody hears node 2, node 2 hears the others: all see the same two senders.
     r.assert_agree();
     assert!(r.node(2).observer);
-    let mut expected = vec![prefix(&c, 0), prefix(&c, 1)];
+    let mut expected = [prefix(&c, 0), prefix(&c, 1)];
     expected.sort();
     r.assert_outputs("alice", &[&format!("npl:{}", expected.join(","))]);
     assert_eq!(

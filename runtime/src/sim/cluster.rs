@@ -646,7 +646,7 @@ impl Cluster {
         // spawns, so "together" does not depend on thread start-up order.
         if let Some(h) = &hub {
             for i in 0..rt.nodes.len() {
-                if !self.start_delays.get(&i).is_some_and(|d| !d.is_zero()) {
+                if self.start_delays.get(&i).is_none_or(|d| d.is_zero()) {
                     h.set_running(i, true);
                 }
             }

@@ -200,7 +200,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-/// Runs dev mode for the current executable with `args` (without argv[0]);
+/// Runs dev mode for the current executable with `args` (without `argv[0]`);
 /// returns the process exit code. This is what `hotpocket::run` calls when
 /// stdin is a terminal or the first argument is `--dev`.
 pub fn main(args: Vec<String>) -> i32 {

@@ -50,10 +50,10 @@ impl Deframer {
                 let take = want.min(chunk.len());
                 buf.extend_from_slice(&chunk[..take]);
                 chunk = &chunk[take..];
-                if buf.len() == *len as usize {
-                    if let Some((_, done)) = self.current.take() {
-                        self.messages.push(done);
-                    }
+                if buf.len() == *len as usize
+                    && let Some((_, done)) = self.current.take()
+                {
+                    self.messages.push(done);
                 }
                 continue;
             }

@@ -594,17 +594,16 @@ fn first_difference(a: &NodeReport, b: &NodeReport) -> Option<Difference> {
             );
         }
     }
-    if let (Some(sa), Some(sb)) = (&a.state, &b.state) {
-        if sa.hash != sb.hash {
-            let paths: std::collections::BTreeSet<&String> =
-                sa.files.keys().chain(sb.files.keys()).collect();
-            for path in paths {
-                let (x, y) = (sa.files.get(path), sb.files.get(path));
-                if x != y {
-                    let show =
-                        |v: Option<&String>| v.cloned().unwrap_or_else(|| "(missing)".into());
-                    return diff(DiffAt::File { path: path.clone() }, show(x), show(y));
-                }
+    if let (Some(sa), Some(sb)) = (&a.state, &b.state)
+        && sa.hash != sb.hash
+    {
+        let paths: std::collections::BTreeSet<&String> =
+            sa.files.keys().chain(sb.files.keys()).collect();
+        for path in paths {
+            let (x, y) = (sa.files.get(path), sb.files.get(path));
+            if x != y {
+                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(missing)".into());
+                return diff(DiffAt::File { path: path.clone() }, show(x), show(y));
             }
         }
     }
