@@ -1,7 +1,7 @@
 //! The simulator against the raw echo contract: one and many nodes, rounds,
 //! read requests, fallback rounds, both engine variants.
 
-use hotpocket::sim::{Cluster, Exit, HazardKind, RoundKind, Variant};
+use hotpocket::sim::{Cluster, Exit, HazardKind, Mode, Variant};
 
 const ECHO: &str = env!("CARGO_BIN_EXE_test-echo");
 
@@ -16,7 +16,7 @@ fn one_node_echo() {
         .assert_success()
         .assert_no_hazards()
         .assert_outputs("alice", &["echo:hi"]);
-    assert_eq!(report.kind, RoundKind::Consensus);
+    assert_eq!(report.mode, Mode::Consensus);
     assert_eq!(report.lcl_seq_no, 1);
     assert!(String::from_utf8_lossy(&report.node(0).stderr).contains("echo: 1 users"));
 }
@@ -135,7 +135,7 @@ fn read_request_is_read_only() {
     c.round().unwrap().assert_agree();
     let r = c.read("bob", b"q").unwrap();
     r.assert_agree().assert_no_hazards();
-    assert_eq!(r.kind, RoundKind::ReadRequest);
+    assert_eq!(r.mode, Mode::ReadRequest);
     assert_eq!(r.timestamp, 0);
     let n = r.node(0);
     assert_eq!(n.outputs.len(), 1, "only the requesting user");
@@ -187,7 +187,7 @@ fn mode_variant_and_fallback_rounds() {
     let f1 = c.fallback_round().unwrap();
     let f2 = c.fallback_round().unwrap();
     f2.assert_agree().assert_success();
-    assert_eq!(f1.kind, RoundKind::Fallback);
+    assert_eq!(f1.mode, Mode::ConsensusFallback);
     assert_eq!(f2.lcl_seq_no, 1, "fallback rounds do not create ledgers");
     let args: serde_json::Value = serde_json::from_str(&f2.node(0).args_json).unwrap();
     assert_eq!(args["mode"], "consensus_fallback");

@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 use std::os::fd::RawFd;
 
-use super::config::Variant;
-use super::report::RoundKind;
+use super::config::{Variant, hp_version};
+use super::report::Mode;
 
 /// One user as listed in `users`.
 pub(crate) struct UserArg<'a> {
@@ -32,7 +32,7 @@ pub(crate) struct UnlArg<'a> {
 /// Everything `write_contract_args` needs.
 pub(crate) struct Args<'a> {
     pub(crate) variant: Variant,
-    pub(crate) kind: RoundKind,
+    pub(crate) kind: Mode,
     pub(crate) contract_id: &'a str,
     pub(crate) public_key: &'a str,
     pub(crate) private_key: &'a str,
@@ -56,19 +56,19 @@ impl Args<'_> {
         let _ = write!(
             s,
             "{{\"hp_version\":\"{}\",\"contract_id\":\"{}\",\"public_key\":\"{}\",\"private_key\":\"{}\",\"timestamp\":{}",
-            self.variant.hp_version(),
+            hp_version(self.variant),
             self.contract_id,
             self.public_key,
             self.private_key,
             self.timestamp
         );
-        let read_only = self.kind == RoundKind::ReadRequest;
+        let read_only = self.kind == Mode::ReadRequest;
         match self.variant {
             Variant::Readonly => {
                 let _ = write!(s, ",\"readonly\":{read_only}");
             }
             Variant::Mode => {
-                let _ = write!(s, ",\"mode\":\"{}\"", self.kind.mode_str());
+                let _ = write!(s, ",\"mode\":\"{}\"", self.kind.as_str());
             }
         }
         if !read_only {
@@ -80,7 +80,7 @@ impl Args<'_> {
                 self.npl_fd.unwrap_or(-1)
             );
         }
-        if self.variant == Variant::Mode && self.kind == RoundKind::Fallback {
+        if self.variant == Variant::Mode && self.kind == Mode::ConsensusFallback {
             let _ = write!(s, ",\"non_consensus_rounds\":{}", self.non_consensus_rounds);
         }
         let _ = write!(
@@ -135,7 +135,7 @@ mod tests {
         keys.into_iter().map(|(_, k)| k).collect()
     }
 
-    fn args(variant: Variant, kind: RoundKind) -> String {
+    fn args(variant: Variant, kind: Mode) -> String {
         let inputs = [(0u64, 3u64), (4096, 5)];
         let users = [UserArg {
             public_key: "edaa",
@@ -157,7 +157,7 @@ mod tests {
             timestamp: 9,
             lcl_seq_no: 2,
             lcl_hash: "ab",
-            npl_fd: (kind != RoundKind::ReadRequest).then_some(4),
+            npl_fd: (kind != Mode::ReadRequest).then_some(4),
             non_consensus_rounds: 1,
             control_fd: 3,
             user_in_fd: 6,
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn readonly_variant_order() {
-        let j = args(Variant::Readonly, RoundKind::Consensus);
+        let j = args(Variant::Readonly, Mode::Consensus);
         assert_eq!(
             keys_of(&j),
             [
@@ -190,7 +190,7 @@ mod tests {
         );
         assert!(j.contains("\"users\":{\"edaa\":[7,[0,3],[4096,5]]}"), "{j}");
         assert!(j.contains("\"unl\":{\"edbb\":{\"active_on\":5}}"), "{j}");
-        let j = args(Variant::Readonly, RoundKind::ReadRequest);
+        let j = args(Variant::Readonly, Mode::ReadRequest);
         assert_eq!(
             keys_of(&j),
             [
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn mode_variant_order() {
-        let j = args(Variant::Mode, RoundKind::Fallback);
+        let j = args(Variant::Mode, Mode::ConsensusFallback);
         assert_eq!(
             keys_of(&j),
             [
@@ -236,7 +236,7 @@ mod tests {
             j.contains("{\"active_on\":5,\"lcl_seq_no\":2,\"lcl_hash\":\"ab\"}"),
             "{j}"
         );
-        let j = args(Variant::Mode, RoundKind::ReadRequest);
+        let j = args(Variant::Mode, Mode::ReadRequest);
         assert!(j.contains("\"mode\":\"read_req\"") && !j.contains("npl_fd"));
     }
 }

@@ -18,7 +18,7 @@ use super::config::{ContractConfig, Variant};
 use super::host::{self, ArgsMap, ExecSpec, NodeExec, RunUnl, RunUser};
 use super::keys::KeyPair;
 use super::npl::{NplFault, NplHub};
-use super::report::{Hazard, NodeReport, RoundKind, RoundReport, verdict};
+use super::report::{Hazard, Mode, NodeReport, RoundReport, verdict};
 use super::sha256::{Sha256, hex};
 use super::snapshot;
 
@@ -88,7 +88,8 @@ impl InputStore {
         while done < data.len() {
             let at = i64::try_from(offset + done as u64)
                 .map_err(|_| io::Error::other("input store too large"))?;
-            done += nix::sys::uio::pwrite(&self.fd, &data[done..], at).map_err(io::Error::from)?;
+            let rest = data.get(done..).unwrap_or_default();
+            done += nix::sys::uio::pwrite(&self.fd, rest, at).map_err(io::Error::from)?;
         }
         self.next = (offset + data.len() as u64).div_ceil(4096) * 4096;
         Ok((offset, data.len() as u64))
@@ -198,7 +199,7 @@ impl Cluster {
             start_delays: BTreeMap::new(),
             users: Vec::new(),
             pending: Vec::new(),
-            variant: Variant::default(),
+            variant: Variant::Readonly,
             config: ContractConfig::default(),
             contract_id: DEFAULT_CONTRACT_ID.into(),
             faults: Vec::new(),
@@ -387,7 +388,7 @@ impl Cluster {
 
     /// Runs one consensus round with the queued inputs.
     pub fn round(&mut self) -> Result<RoundReport, SimError> {
-        self.run(RoundKind::Consensus, None)
+        self.run(Mode::Consensus, None)
     }
 
     /// Runs `n` consensus rounds (queued inputs go to the first).
@@ -401,7 +402,7 @@ impl Cluster {
     pub fn read(&mut self, user: &str, data: impl AsRef<[u8]>) -> Result<RoundReport, SimError> {
         self.ensure_user(user);
         self.run(
-            RoundKind::ReadRequest,
+            Mode::ReadRequest,
             Some((user.to_owned(), data.as_ref().to_vec())),
         )
     }
@@ -416,7 +417,7 @@ impl Cluster {
                     .into(),
             ));
         }
-        self.run(RoundKind::Fallback, None)
+        self.run(Mode::ConsensusFallback, None)
     }
 
     fn setup(&mut self) -> Result<(), SimError> {
@@ -490,7 +491,7 @@ impl Cluster {
 
     fn run(
         &mut self,
-        kind: RoundKind,
+        kind: Mode,
         read: Option<(String, Vec<u8>)>,
     ) -> Result<RoundReport, SimError> {
         self.setup()?;
@@ -503,8 +504,8 @@ impl Cluster {
 
         // Users sorted by public key (the engine's std::map order).
         let mut users: Vec<&(String, KeyPair)> = match (&kind, &read) {
-            (RoundKind::Consensus, _) => self.users.iter().collect(),
-            (RoundKind::ReadRequest, Some((name, _))) => {
+            (Mode::Consensus, _) => self.users.iter().collect(),
+            (Mode::ReadRequest, Some((name, _))) => {
                 self.users.iter().filter(|(n, _)| n == name).collect()
             }
             _ => Vec::new(),
@@ -515,35 +516,40 @@ impl Cluster {
         let mut rejected_inputs = Vec::new();
         let mut inputs: Vec<Vec<Vec<u8>>> = vec![Vec::new(); users.len()];
         match kind {
-            RoundKind::Consensus => {
+            Mode::Consensus => {
                 let limit = self.config.round_limits.user_input_bytes;
-                let mut per_user_bytes = vec![0u64; users.len()];
-                let mut per_user_index = vec![0usize; users.len()];
+                // Per user: inputs queued so far (for the index) and bytes accepted.
+                let mut counts = vec![(0usize, 0u64); users.len()];
                 for (name, data) in std::mem::take(&mut self.pending) {
                     let Some(u) = users.iter().position(|(n, _)| *n == name) else {
                         continue;
                     };
-                    let index = per_user_index[u];
-                    per_user_index[u] += 1;
-                    if limit > 0 && per_user_bytes[u] + data.len() as u64 > limit {
+                    let (Some((queued, bytes)), Some(list)) =
+                        (counts.get_mut(u), inputs.get_mut(u))
+                    else {
+                        continue;
+                    };
+                    let index = *queued;
+                    *queued += 1;
+                    if limit > 0 && *bytes + data.len() as u64 > limit {
                         rejected_inputs.push((name, index, data.len()));
                         continue;
                     }
-                    per_user_bytes[u] += data.len() as u64;
-                    inputs[u].push(data);
+                    *bytes += data.len() as u64;
+                    list.push(data);
                 }
             }
-            RoundKind::ReadRequest => {
+            Mode::ReadRequest => {
                 if let (Some((_, data)), Some(slot)) = (&read, inputs.first_mut()) {
                     slot.push(data.clone());
                 }
             }
-            RoundKind::Fallback => {}
+            Mode::ConsensusFallback => {}
         }
 
         // Ledger and clock.
         let timestamp = match kind {
-            RoundKind::Consensus => {
+            Mode::Consensus => {
                 rt.clock_ms += u64::from(self.config.roundtime);
                 rt.lcl_seq_no += 1;
                 rt.non_consensus_rounds = 0;
@@ -560,18 +566,18 @@ impl Cluster {
                 rt.lcl_hash = hex(&h.finish());
                 rt.clock_ms
             }
-            RoundKind::Fallback => {
+            Mode::ConsensusFallback => {
                 rt.clock_ms += u64::from(self.config.roundtime);
                 rt.non_consensus_rounds += 1;
                 rt.clock_ms
             }
-            RoundKind::ReadRequest => 0,
+            Mode::ReadRequest => 0,
         };
 
         // Write inputs into every node's store; offsets are per node.
         let mut node_users: Vec<Vec<RunUser>> = Vec::new();
         for n in &mut rt.nodes {
-            let store = if kind == RoundKind::ReadRequest {
+            let store = if kind == Mode::ReadRequest {
                 &mut n.read_inputs
             } else {
                 &mut n.inputs
@@ -608,7 +614,7 @@ impl Cluster {
         let mut workdirs = Vec::new();
         let mut before = Vec::new();
         for n in &rt.nodes {
-            if kind == RoundKind::ReadRequest {
+            if kind == Mode::ReadRequest {
                 let ro = n.dir.join("ro");
                 let _ = fs::remove_dir_all(&ro);
                 snapshot::copy_tree(&n.dir.join("state"), &ro.join("state"))
@@ -634,7 +640,7 @@ impl Cluster {
         }
 
         let public_keys: Vec<String> = rt.nodes.iter().map(|n| n.keys.public_key.clone()).collect();
-        let (hub, wakes) = if kind == RoundKind::ReadRequest {
+        let (hub, wakes) = if kind == Mode::ReadRequest {
             (None, Vec::new())
         } else {
             let (h, w) = NplHub::new(public_keys, self.faults.clone(), number)
@@ -664,13 +670,17 @@ impl Cluster {
             );
             std::thread::scope(|scope| {
                 let mut handles = Vec::new();
-                for (i, n) in rt.nodes.iter().enumerate() {
+                let per_node = rt
+                    .nodes
+                    .iter()
+                    .zip(&node_users)
+                    .zip(&workdirs)
+                    .zip(&leak_files);
+                for (i, (((n, users), workdir), leak)) in per_node.enumerate() {
                     let wake = wakes.next();
                     let hub = hub.as_ref();
-                    let users = &node_users[i];
                     let unl = &unl;
-                    let workdir = workdirs[i].clone();
-                    let leak = &leak_files[i];
+                    let workdir = workdir.clone();
                     let lcl_hash = &lcl_hash;
                     let observer = self.observers.contains(&i);
                     let start_delay = self.start_delays.get(&i).copied().unwrap_or_default();
@@ -692,9 +702,9 @@ impl Cluster {
                             leak_files: leak,
                         };
                         let inputs = match kind {
-                            RoundKind::Consensus => Some(&n.inputs.fd),
-                            RoundKind::ReadRequest => Some(&n.read_inputs.fd),
-                            RoundKind::Fallback => None,
+                            Mode::Consensus => Some(&n.inputs.fd),
+                            Mode::ReadRequest => Some(&n.read_inputs.fd),
+                            Mode::ConsensusFallback => None,
                         };
                         host::execute(
                             &spec,
@@ -725,18 +735,20 @@ impl Cluster {
         for (i, r) in results.into_iter().enumerate() {
             let mut report = r.map_err(io_err(format!("running node {i}")))?;
             let Some(n) = rt.nodes.get(i) else { continue };
+            let Some(workdir) = workdirs.get(i) else {
+                continue;
+            };
             match kind {
-                RoundKind::Consensus | RoundKind::Fallback => {
-                    if kind == RoundKind::Consensus && report.exit.engine_success() {
+                Mode::Consensus | Mode::ConsensusFallback => {
+                    if kind == Mode::Consensus && report.exit.engine_success() {
                         report.post_exec =
-                            host::run_post_exec(&workdirs[i], rt.lcl_seq_no, &rt.lcl_hash);
+                            host::run_post_exec(workdir, rt.lcl_seq_no, &rt.lcl_hash);
                     }
                     report.state =
-                        Some(snapshot::snapshot(&workdirs[i]).map_err(io_err("hashing state"))?);
+                        Some(snapshot::snapshot(workdir).map_err(io_err("hashing state"))?);
                 }
-                RoundKind::ReadRequest => {
-                    let after =
-                        snapshot::snapshot(&workdirs[i]).map_err(io_err("hashing state"))?;
+                Mode::ReadRequest => {
+                    let after = snapshot::snapshot(workdir).map_err(io_err("hashing state"))?;
                     if let Some(b) = before.get(i) {
                         let files = snapshot::changed(b, &after);
                         if !files.is_empty() {
@@ -751,7 +763,7 @@ impl Cluster {
 
         // The engine frees consumed inputs once the round is done.
         for (n, list) in rt.nodes.iter().zip(&node_users) {
-            let store = if kind == RoundKind::ReadRequest {
+            let store = if kind == Mode::ReadRequest {
                 &n.read_inputs
             } else {
                 &n.inputs
@@ -766,7 +778,7 @@ impl Cluster {
         let verdict = verdict(&nodes);
         Ok(RoundReport {
             number,
-            kind,
+            mode: kind,
             lcl_seq_no: rt.lcl_seq_no,
             lcl_hash: rt.lcl_hash.clone(),
             timestamp,

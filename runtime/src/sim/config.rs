@@ -10,34 +10,21 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// Which engine the simulator imitates. The two differ in the round
-/// arguments (PROTOCOL.md §1.2) and in `patch.cfg`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Variant {
-    /// hpcore `main` (0.6.4): `"readonly": bool`, no fallback rounds. What the
-    /// published Node library speaks.
-    #[default]
-    Readonly,
-    /// hpcore `fallback-hpsh` (0.6.5): `"mode": "consensus" | "consensus_fallback" |
-    /// "read_req"`, `non_consensus_rounds`, per-node lcl in the UNL entries.
-    Mode,
+pub use crate::args::Variant;
+
+/// The `hp_version` each engine variant reports.
+pub(crate) fn hp_version(variant: Variant) -> &'static str {
+    match variant {
+        Variant::Readonly => "0.6.4",
+        Variant::Mode => "0.6.5",
+    }
 }
 
-impl Variant {
-    /// The `hp_version` the engine variant reports.
-    pub fn hp_version(self) -> &'static str {
-        match self {
-            Variant::Readonly => "0.6.4",
-            Variant::Mode => "0.6.5",
-        }
-    }
-
-    /// The name used on the dev-mode command line (`readonly` / `mode`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::Readonly => "readonly",
-            Variant::Mode => "mode",
-        }
+/// The variant's name on the dev-mode command line (`readonly` / `mode`).
+pub(crate) fn variant_name(variant: Variant) -> &'static str {
+    match variant {
+        Variant::Readonly => "readonly",
+        Variant::Mode => "mode",
     }
 }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::cluster::Cluster;
-use super::config::Variant;
+use super::config::{Variant, hp_version, variant_name};
 use super::npl::NplFault;
 use super::report::{RoundReport, Verdict};
 
@@ -242,7 +242,7 @@ fn simulate(
     o: &Options,
     out: &mut dyn Write,
 ) -> Result<i32, Box<dyn std::error::Error>> {
-    let variant = o.variant.unwrap_or_default();
+    let variant = o.variant.unwrap_or(Variant::Readonly);
     let mut cluster = Cluster::new(bin)
         .nodes(o.nodes)
         .variant(variant)
@@ -277,8 +277,8 @@ fn simulate(
         "hotpocket dev mode: {name} on {} node{}, engine variant {} (hp_version {})\n",
         o.nodes,
         if o.nodes == 1 { "" } else { "s" },
-        variant.name(),
-        variant.hp_version()
+        variant_name(variant),
+        hp_version(variant)
     )?;
 
     let started = Instant::now();

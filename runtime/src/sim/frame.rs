@@ -48,8 +48,10 @@ impl Deframer {
             if let Some((len, buf)) = &mut self.current {
                 let want = (*len as usize).saturating_sub(buf.len());
                 let take = want.min(chunk.len());
-                buf.extend_from_slice(&chunk[..take]);
-                chunk = &chunk[take..];
+                // `take <= chunk.len()`, so the split cannot fail.
+                let (head, rest) = chunk.split_at(take);
+                buf.extend_from_slice(head);
+                chunk = rest;
                 if buf.len() == *len as usize
                     && let Some((_, done)) = self.current.take()
                 {
@@ -59,15 +61,11 @@ impl Deframer {
             }
             let need = 4 - self.header.len();
             let take = need.min(chunk.len());
-            self.header.extend_from_slice(&chunk[..take]);
-            chunk = &chunk[take..];
-            if self.header.len() == 4 {
-                let len = u32::from_be_bytes([
-                    self.header[0],
-                    self.header[1],
-                    self.header[2],
-                    self.header[3],
-                ]);
+            let (head, rest) = chunk.split_at(take);
+            self.header.extend_from_slice(head);
+            chunk = rest;
+            if let Ok(bytes) = <[u8; 4]>::try_from(self.header.as_slice()) {
+                let len = u32::from_be_bytes(bytes);
                 self.header.clear();
                 if len == 0 {
                     self.messages.push(Vec::new());

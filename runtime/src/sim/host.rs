@@ -40,8 +40,8 @@ use super::config::{ContractConfig, Variant};
 use super::frame::{Deframer, READ_SIZE};
 use super::npl::{NplHub, Queued};
 use super::report::{
-    ControlMeaning, ControlMessage, Exit, Hazard, NodeReport, NplReceived, PostExec,
-    PostExecOutcome, RoundKind, Usage, UserOutputs,
+    ControlMeaning, ControlMessage, Exit, Hazard, Mode, NodeReport, NplReceived, PostExec,
+    PostExecOutcome, Usage, UserOutputs,
 };
 
 /// A pipe's default capacity on Linux: args JSON beyond it deadlocks the engine.
@@ -79,7 +79,7 @@ pub(crate) struct ExecSpec<'a> {
     pub(crate) bin: &'a Path,
     pub(crate) config: &'a ContractConfig,
     pub(crate) variant: Variant,
-    pub(crate) kind: RoundKind,
+    pub(crate) kind: Mode,
     pub(crate) contract_id: &'a str,
     pub(crate) timestamp: u64,
     pub(crate) lcl_seq_no: u64,
@@ -169,7 +169,7 @@ fn read_packet(fd: RawFd, buf: &mut [u8], hup: bool) -> Packet {
     match recv(fd, buf, MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT) {
         Ok(0) if hup => Packet::Eof,
         Ok(0) => Packet::Empty,
-        Ok(n) => Packet::Data(buf[..n.min(READ_SIZE).min(buf.len())].to_vec(), n),
+        Ok(n) => Packet::Data(buf.get(..n.min(READ_SIZE)).unwrap_or(buf).to_vec(), n),
         Err(Errno::EAGAIN | Errno::EINTR) => Packet::Nothing,
         Err(_) => Packet::Eof,
     }
@@ -186,7 +186,7 @@ fn drain_pipe(fd: &mut Option<std::fs::File>, out: &mut Vec<u8>, buf: &mut [u8])
             }
             Ok(n) => {
                 let room = CAPTURE_LIMIT.saturating_sub(out.len());
-                out.extend_from_slice(&buf[..n.min(room)]);
+                out.extend_from_slice(buf.get(..n.min(room)).unwrap_or_default());
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return true,
@@ -317,7 +317,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     contract_fds.push(control_sc);
     let mut npl_hp = None;
     let mut npl_fd = None;
-    if kind != RoundKind::ReadRequest {
+    if kind != Mode::ReadRequest {
         let (sc, hp) = pair(SockType::SeqPacket)?;
         npl_fd = Some(sc.as_raw_fd());
         contract_fds.push(sc);
@@ -526,7 +526,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
 
     let timeout_ms = match kind {
         // hpcore fallback-hpsh: end_before = round start + roundtime - 100 ms.
-        RoundKind::Fallback => u64::from(spec.config.roundtime).saturating_sub(100).max(1),
+        Mode::ConsensusFallback => u64::from(spec.config.roundtime).saturating_sub(100).max(1),
         _ => limits.exec_timeout,
     };
     let control_hp = Some(control_hp);
@@ -686,7 +686,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
                 Ok(0) => u.eof = true,
                 Ok(n) => {
                     read_any = true;
-                    if let Some(message) = u.deframer.feed(&read_buf[..n])
+                    if let Some(message) = u.deframer.feed(read_buf.get(..n).unwrap_or_default())
                         && !u.split_flagged
                     {
                         u.split_flagged = true;

@@ -54,7 +54,7 @@ pub use host::ArgsMap;
 pub use keys::KeyPair;
 pub use npl::NplFault;
 pub use report::{
-    ControlMeaning, ControlMessage, DiffAt, Difference, Exit, Hazard, HazardKind, NodeReport,
-    NplLost, NplReceived, PostExec, PostExecOutcome, RoundKind, RoundReport, StateSnapshot, Usage,
+    ControlMeaning, ControlMessage, DiffAt, Difference, Exit, Hazard, HazardKind, Mode, NodeReport,
+    NplLost, NplReceived, PostExec, PostExecOutcome, RoundReport, StateSnapshot, Usage,
     UserOutputs, Verdict, render_bytes,
 };

@@ -9,35 +9,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-/// The kind of contract execution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RoundKind {
-    /// A consensus round: all users, NPL, state persists, `post_exec.sh` runs.
-    Consensus,
-    /// A read request: one user, one input, no NPL, state is read-only.
-    ReadRequest,
-    /// A consensus-fallback round (`mode` variant only): no users, NPL, state persists.
-    Fallback,
-}
+pub use crate::args::Mode;
 
-impl RoundKind {
-    /// The `mode` string of the `mode` engine variant.
-    pub fn mode_str(self) -> &'static str {
-        match self {
-            RoundKind::Consensus => "consensus",
-            RoundKind::ReadRequest => "read_req",
-            RoundKind::Fallback => "consensus_fallback",
-        }
-    }
-}
-
-impl fmt::Display for RoundKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RoundKind::Consensus => "consensus",
-            RoundKind::ReadRequest => "read request",
-            RoundKind::Fallback => "consensus fallback",
-        })
+/// Human wording of a round's mode in reports.
+pub(crate) fn mode_text(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Consensus => "consensus",
+        Mode::ReadRequest => "read request",
+        Mode::ConsensusFallback => "consensus fallback",
     }
 }
 
@@ -528,7 +507,7 @@ pub fn render_bytes(bytes: &[u8]) -> String {
             format!("{out:?}")
         }
         _ => {
-            let shown = &bytes[..bytes.len().min(MAX / 2)];
+            let shown = bytes.get(..MAX / 2).unwrap_or(bytes);
             let dots = if bytes.len() > shown.len() { "..." } else { "" };
             format!(
                 "0x{}{dots} ({} bytes)",
@@ -623,7 +602,7 @@ pub struct RoundReport {
     /// 1-based count of executions run by the cluster so far (all kinds).
     pub number: u64,
     /// The kind of round.
-    pub kind: RoundKind,
+    pub mode: Mode,
     /// lcl sequence number handed to the contract (the current one for read requests).
     pub lcl_seq_no: u64,
     /// lcl hash (hex).
@@ -640,6 +619,8 @@ pub struct RoundReport {
     pub wall: Duration,
 }
 
+// The assert_* helpers exist to panic with a readable report, in tests.
+#[allow(clippy::panic)]
 impl RoundReport {
     /// Node `i`'s report. Panics if there is no such node (tests only).
     pub fn node(&self, i: usize) -> &NodeReport {
@@ -747,12 +728,13 @@ fn ms(d: Duration) -> String {
 
 impl fmt::Display for RoundReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            RoundKind::ReadRequest => writeln!(f, "round {}: read request", self.number)?,
-            kind => writeln!(
+        match self.mode {
+            Mode::ReadRequest => writeln!(f, "round {}: read request", self.number)?,
+            mode => writeln!(
                 f,
-                "round {}: {kind}, lcl {}-{}, timestamp {}",
+                "round {}: {}, lcl {}-{}, timestamp {}",
                 self.number,
+                mode_text(mode),
                 self.lcl_seq_no,
                 &self.lcl_hash[..self.lcl_hash.len().min(16)],
                 self.timestamp

@@ -58,7 +58,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, String>) -> io::Res
                 if n == 0 {
                     break;
                 }
-                h.update(&buf[..n]);
+                h.update(buf.get(..n).unwrap_or_default());
             }
             let kind = if meta.permissions().mode() & 0o111 != 0 {
                 "exec"

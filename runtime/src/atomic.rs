@@ -1,0 +1,242 @@
+//! Crash-safe file replacement: readers (the engine hashing `/state` and
+//! `/patch.cfg`, the next round) see either the old file or the new one, never
+//! a torn mix.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::process;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Mode of a file that did not exist before. Set explicitly with fchmod so
+/// the result does not depend on the node's umask: the engine hashes the
+/// state directory, and every node must end up with the same bytes.
+const NEW_FILE_MODE: u32 = 0o644;
+
+/// Distinguishes temp files of concurrent writes inside one process; the pid
+/// distinguishes processes.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Replaces `path` with `bytes`: writes a temp file in the same directory,
+/// fsyncs it, renames it over `path`, then fsyncs the directory.
+///
+/// On failure before the rename, the temp file is removed and `path` is left
+/// as it was. An existing file's permission bits are kept. An error from the
+/// final directory fsync means the new content is in place but its durability
+/// is not guaranteed.
+///
+/// A process killed mid-write leaves its `.<name>.tmp-<pid>-<n>` file behind;
+/// a later write by a process with the same pid simply reuses and replaces it.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} does not name a file", path.display()),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+
+    let mut temp_name = OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(
+        ".tmp-{}-{}",
+        process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp = dir.join(temp_name);
+
+    let mode = match fs::metadata(path) {
+        Ok(meta) => meta.permissions().mode() & 0o7777,
+        Err(_) => NEW_FILE_MODE,
+    };
+
+    // Truncate rather than create_new: the name is ours (pid + counter), so an
+    // existing file can only be a leftover of a killed process that had the
+    // same pid, and refusing to overwrite it would block every later write.
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temp)?;
+
+    let written = fill_and_rename(file, &temp, path, bytes, mode);
+    if let Err(e) = written {
+        // Best effort: the original error is the one worth reporting.
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    sync_dir(dir)
+}
+
+fn fill_and_rename(
+    mut file: File,
+    temp: &Path,
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> io::Result<()> {
+    file.set_permissions(Permissions::from_mode(mode))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(temp, path)
+}
+
+/// Makes the rename durable. Filesystems that cannot fsync a directory say so
+/// with EINVAL or ENOTSUP/ENOSYS; the rename is then as durable as it gets.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    let result = File::open(dir).and_then(|d| d.sync_all());
+    match result {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Scratch directories for unit tests (no tempfile crate in this workspace).
+#[cfg(test)]
+pub(crate) mod testdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    pub(crate) struct TestDir(PathBuf);
+
+    impl TestDir {
+        pub(crate) fn new(tag: &str) -> Self {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let dir = std::env::temp_dir().join(format!(
+                "hotpocket-test-{tag}-{}-{}-{nanos}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            TestDir(dir)
+        }
+
+        pub(crate) fn path(&self) -> &Path {
+            &self.0
+        }
+
+        /// Names of all entries, sorted, for "nothing else was left behind" checks.
+        pub(crate) fn entries(&self) -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(&self.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    impl Drop for TestDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testdir::TestDir;
+    use super::*;
+
+    #[test]
+    fn creates_a_new_file_with_a_fixed_mode() {
+        let dir = TestDir::new("atomic-new");
+        let path = dir.path().join("state.json");
+        write_atomic(&path, b"hello").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, NEW_FILE_MODE);
+        assert_eq!(dir.entries(), ["state.json"]);
+    }
+
+    #[test]
+    fn replaces_an_existing_file_and_keeps_its_mode() {
+        let dir = TestDir::new("atomic-replace");
+        let path = dir.path().join("state.json");
+        fs::write(&path, b"old old old").unwrap();
+        fs::set_permissions(&path, Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(dir.entries(), ["state.json"]);
+    }
+
+    #[test]
+    fn writes_empty_content() {
+        let dir = TestDir::new("atomic-empty");
+        let path = dir.path().join("f");
+        fs::write(&path, b"x").unwrap();
+        write_atomic(&path, b"").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn fails_when_the_parent_directory_is_missing() {
+        let dir = TestDir::new("atomic-noparent");
+        let path = dir.path().join("missing").join("f");
+        assert!(write_atomic(&path, b"x").is_err());
+        assert!(dir.entries().is_empty());
+    }
+
+    #[test]
+    fn fails_when_the_parent_is_a_file() {
+        let dir = TestDir::new("atomic-fileparent");
+        let parent = dir.path().join("plain");
+        fs::write(&parent, b"i am a file").unwrap();
+        assert!(write_atomic(&parent.join("f"), b"x").is_err());
+        assert_eq!(fs::read(&parent).unwrap(), b"i am a file");
+        assert_eq!(dir.entries(), ["plain"]);
+    }
+
+    #[test]
+    fn old_file_survives_when_the_temp_cannot_be_created() {
+        // A 250-byte name is legal, but the temp name built from it exceeds
+        // NAME_MAX (255), so creating the temp fails after the old file exists.
+        let dir = TestDir::new("atomic-longname");
+        let name = "n".repeat(250);
+        let path = dir.path().join(&name);
+        fs::write(&path, b"old").unwrap();
+        assert!(write_atomic(&path, b"new").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(dir.entries(), [name]);
+    }
+
+    #[test]
+    fn temp_is_removed_when_the_rename_fails() {
+        // Renaming a file over a non-empty directory fails (EISDIR).
+        let dir = TestDir::new("atomic-renamefail");
+        let target = dir.path().join("target");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("inner"), b"keep").unwrap();
+        assert!(write_atomic(&target, b"x").is_err());
+        assert_eq!(fs::read(target.join("inner")).unwrap(), b"keep");
+        assert_eq!(dir.entries(), ["target"]);
+    }
+
+    #[test]
+    fn rejects_a_path_without_a_file_name() {
+        let err = write_atomic(Path::new("/"), b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+}

@@ -1,0 +1,786 @@
+//! The [`Contract`] trait that `#[contract]` implements, and the round
+//! lifecycle that drives it: arguments, state, handlers in the engine's order,
+//! the NPL phase, the atomic save, and a clean exit.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::args::{Args, InputRef};
+use crate::channels::{self, InputFile, NplEvent, OutputSocket, PacketSocket};
+use crate::config::PatchConfig;
+use crate::error::{Error, Result};
+use crate::handler::HandlerError;
+use crate::round::{Node, Npl, Outbox, OutputSink, PatchStore, Round, RoundInfo, User};
+
+/// How long the NPL phase waits for messages when the contract does not set
+/// `npl_timeout_ms`. The engine never signals the end of NPL traffic, so a
+/// contract must stop on its own; one second fits inside the engine's default
+/// 1 s round time for the messages of a round started at the same time on
+/// every node.
+pub const DEFAULT_NPL_TIMEOUT_MS: u64 = 1000;
+
+/// A contract: what `#[hotpocket::contract]` implements for your type. You do
+/// not normally implement it by hand; the default methods do nothing.
+pub trait Contract: Sized + 'static {
+    /// The state file (relative to the working directory), if the contract persists itself.
+    const STATE_FILE: Option<&'static str> = None;
+    /// The NPL phase's time limit; `None` means [`DEFAULT_NPL_TIMEOUT_MS`].
+    const NPL_TIMEOUT_MS: Option<u64> = None;
+    /// Whether the contract has an `#[on_npl]` handler (otherwise there is no NPL phase).
+    const HAS_NPL: bool = false;
+    /// Whether read requests go to `#[on_read_request]` (otherwise to `#[on_input]`).
+    const HAS_READ_REQUEST: bool = false;
+    /// Whether to close, before any contract code runs, every inherited file
+    /// descriptor above 2 that the round's arguments do not name. The engine
+    /// leaks its own descriptors into the contract (its `hp.cfg` opened
+    /// read-write, its log, other users' connection buffers: PROTOCOL.md §7);
+    /// closing them keeps a contract from touching them by accident. Set the
+    /// environment variable `HOTPOCKET_KEEP_FDS=1` (in the contract's
+    /// `environment` config) to keep them instead.
+    const CLOSE_INHERITED_FDS: bool = true;
+
+    /// Creates the contract at the start of a round: loads the state, or
+    /// `Default` for a stateless contract.
+    fn load() -> Result<Self>;
+
+    /// Persists the state after a round that is not read-only.
+    fn save(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// `#[on_round_start]`.
+    fn on_round_start(&mut self, _round: &mut Round) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// `#[on_input]`: one input of one user.
+    fn on_input(
+        &mut self,
+        _round: &mut Round,
+        _user: &User,
+        _input: &[u8],
+    ) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// `#[on_read_request]`: the input of a read request.
+    fn on_read_request(
+        &mut self,
+        _round: &mut Round,
+        _user: &User,
+        _input: &[u8],
+    ) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// `#[on_npl]`: one NPL message.
+    fn on_npl(
+        &mut self,
+        _round: &mut Round,
+        _from: &Node,
+        _message: &[u8],
+    ) -> Result<Npl, HandlerError> {
+        Ok(Npl::Done)
+    }
+
+    /// `#[on_round_end]`.
+    fn on_round_end(&mut self, _round: &mut Round) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+/// Where the round's inputs come from.
+pub(crate) enum Inputs {
+    /// The engine's input file and each user's (offset, size) pairs.
+    File(Option<InputFile>, Vec<Vec<InputRef>>),
+    /// In-process tests: each user's inputs.
+    Memory(Vec<Vec<Vec<u8>>>),
+}
+
+/// Where incoming NPL messages come from.
+pub(crate) enum NplSource {
+    None,
+    Socket(Rc<PacketSocket>),
+    Memory(std::collections::VecDeque<(String, Vec<u8>)>),
+}
+
+/// What happened in a round, for the exit status and for tests.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// Every problem reported, in order.
+    pub(crate) problems: Vec<String>,
+    /// How many NPL messages were handed to `on_npl`.
+    pub(crate) npl_received: usize,
+    /// A failure that makes the round unsuccessful (state not saved).
+    pub(crate) fatal: bool,
+}
+
+/// Collects the round's problem reports; prints them to stderr as they happen
+/// under the engine so a later crash cannot swallow them.
+pub(crate) struct Reporter {
+    pub(crate) echo: bool,
+    pub(crate) outcome: Outcome,
+}
+
+impl Reporter {
+    fn report(&mut self, message: String) {
+        if self.echo {
+            eprintln!("hotpocket: {message}");
+        }
+        self.outcome.problems.push(message);
+    }
+}
+
+thread_local! {
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs (once) a panic hook that records a handler's panic message instead
+/// of printing it, so the lifecycle can report it once, with the user and
+/// input it happened on. Panics outside handlers are printed as usual.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if IN_HANDLER.with(Cell::get) {
+                let payload = info.payload();
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic with a non-string payload".to_owned());
+                let at = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Calls a handler, turning a panic into a report. Returns `None` when the
+/// handler failed (already reported).
+fn call<T>(
+    reporter: &mut Reporter,
+    place: impl FnOnce() -> String,
+    f: impl FnOnce() -> Result<T, HandlerError>,
+) -> Option<T> {
+    IN_HANDLER.with(|h| h.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_HANDLER.with(|h| h.set(false));
+    match result {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            reporter.report(format!("{}: {e}", place()));
+            None
+        }
+        Err(_) => {
+            let msg = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            reporter.report(format!("{}: handler panicked: {msg}", place()));
+            None
+        }
+    }
+}
+
+/// Runs one round: start, every input of every user in order, the NPL phase,
+/// end. Handler failures are reported and the round goes on.
+pub(crate) fn execute<C: Contract>(
+    contract: &mut C,
+    round: &mut Round,
+    inputs: &mut Inputs,
+    npl: &mut NplSource,
+    reporter: &mut Reporter,
+) {
+    install_panic_hook();
+    call(
+        reporter,
+        || "on_round_start".to_owned(),
+        || contract.on_round_start(round),
+    );
+
+    let users = round.users_rc();
+    let read_request = round.is_read_only() && C::HAS_READ_REQUEST;
+    for (u, user) in users.iter().enumerate() {
+        let count = match inputs {
+            Inputs::File(_, refs) => refs.get(u).map_or(0, Vec::len),
+            Inputs::Memory(v) => v.get(u).map_or(0, Vec::len),
+        };
+        for i in 0..count {
+            let place = || format!("user {} input #{i}", user.public_key());
+            let bytes: std::result::Result<channels::InputBytes<'_>, String> = match inputs {
+                Inputs::File(Some(file), refs) => match refs.get(u).and_then(|r| r.get(i)) {
+                    Some(r) => file.read(*r),
+                    None => Err("no such input".to_owned()),
+                },
+                Inputs::File(None, _) => Err("the round has no input file".to_owned()),
+                Inputs::Memory(v) => v
+                    .get(u)
+                    .and_then(|x| x.get(i))
+                    .map(|b| channels::InputBytes::Copied(b))
+                    .ok_or_else(|| "no such input".to_owned()),
+            };
+            let bytes = match bytes {
+                Ok(b) => b,
+                Err(e) => {
+                    reporter.report(format!("{}: {e}", place()));
+                    continue;
+                }
+            };
+            if read_request {
+                call(reporter, place, || {
+                    contract.on_read_request(round, user, &bytes)
+                });
+            } else {
+                call(reporter, place, || contract.on_input(round, user, &bytes));
+            }
+        }
+    }
+
+    if C::HAS_NPL {
+        npl_phase(contract, round, npl, reporter);
+    }
+
+    call(
+        reporter,
+        || "on_round_end".to_owned(),
+        || contract.on_round_end(round),
+    );
+}
+
+fn npl_phase<C: Contract>(
+    contract: &mut C,
+    round: &mut Round,
+    npl: &mut NplSource,
+    reporter: &mut Reporter,
+) {
+    let unl = round.unl_rc();
+    let own_key = round.public_key().to_owned();
+    let sender = |from: String| -> Node {
+        match unl.binary_search_by(|n| n.public_key().cmp(from.as_str())) {
+            Ok(i) => unl
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| Node::new(from, 0, None, false, false)),
+            Err(_) => {
+                let is_self = from == own_key;
+                Node::new(from, 0, None, is_self, false)
+            }
+        }
+    };
+    let timeout = Duration::from_millis(C::NPL_TIMEOUT_MS.unwrap_or(DEFAULT_NPL_TIMEOUT_MS));
+    let deadline = Instant::now() + timeout;
+    let mut buf = Vec::new();
+    loop {
+        let (from, data) = match npl {
+            NplSource::None => return,
+            NplSource::Memory(queue) => match queue.pop_front() {
+                Some(m) => m,
+                None => return,
+            },
+            NplSource::Socket(s) => match s.recv_npl(&mut buf, deadline) {
+                Ok(NplEvent::Message { from, data }) => (from, data),
+                Ok(NplEvent::Timeout | NplEvent::Closed) => return,
+                Err(e) => {
+                    reporter.report(format!("{e}"));
+                    return;
+                }
+            },
+        };
+        reporter.outcome.npl_received += 1;
+        let node = sender(from);
+        let place = || format!("NPL message from {}", node.public_key());
+        if let Some(Npl::Done) = call(reporter, place, || contract.on_npl(round, &node, &data)) {
+            return;
+        }
+    }
+}
+
+/// The generated `main`: runs one round under the engine, or dev mode when
+/// started from a terminal or with `--dev`. Never returns; never ends the
+/// process with a signal (the engine would skip `post_exec.sh`).
+pub fn run<C: Contract>() -> ! {
+    std::process::exit(main_code::<C>())
+}
+
+fn main_code<C: Contract>() -> i32 {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    if argv.first().map(String::as_str) == Some("--dev") || stdin_is_tty {
+        let dev_args = if argv.first().map(String::as_str) == Some("--dev") {
+            argv.get(1..).unwrap_or_default().to_vec()
+        } else {
+            argv
+        };
+        return dev_mode(dev_args);
+    }
+    let args = match Args::from_stdin() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("hotpocket: {e}");
+            return 1;
+        }
+    };
+    match run_engine_round::<C>(args) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("hotpocket: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(feature = "sim")]
+fn dev_mode(args: Vec<String>) -> i32 {
+    crate::sim::dev::main(args)
+}
+
+#[cfg(not(feature = "sim"))]
+fn dev_mode(_args: Vec<String>) -> i32 {
+    eprintln!(
+        "hotpocket: this contract is started by the HotPocket engine, which writes the round's arguments on \
+         stdin; dev mode (local simulation) needs the `sim` feature of the `hotpocket` crate"
+    );
+    2
+}
+
+/// Wires the engine's fds into a [`Round`], runs the round, saves the state.
+/// `Ok(false)` when the round ran but something fatal happened (state not
+/// loadable or not saved).
+fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
+    if C::CLOSE_INHERITED_FDS && std::env::var_os("HOTPOCKET_KEEP_FDS").is_none_or(|v| v != "1") {
+        let mut named = vec![args.control_fd, args.user_in_fd];
+        named.extend(args.npl_fd);
+        named.extend(args.users.iter().map(|u| u.out_fd));
+        channels::close_unnamed_fds(&named);
+    }
+    let control = channels::take_fd("control_fd", args.control_fd)?;
+    channels::check_socket(
+        "control_fd",
+        &control,
+        nix::sys::socket::SockType::SeqPacket,
+    )?;
+    let control = PacketSocket::new(control, "control");
+    let npl = match args.npl_fd {
+        Some(fd) => {
+            let fd = channels::take_fd("npl_fd", fd)?;
+            channels::check_socket("npl_fd", &fd, nix::sys::socket::SockType::SeqPacket)?;
+            Some(Rc::new(PacketSocket::new(fd, "NPL")))
+        }
+        None => None,
+    };
+    let input_file = if args.users.is_empty() {
+        // Fallback rounds pass stdin (fd 0) here; with no users there is nothing to read.
+        None
+    } else {
+        Some(InputFile::new(channels::take_fd(
+            "user_in_fd",
+            args.user_in_fd,
+        )?)?)
+    };
+    let mut users = Vec::with_capacity(args.users.len());
+    let mut refs = Vec::with_capacity(args.users.len());
+    for u in args.users {
+        let field = format!("users.{}[0]", u.public_key);
+        let fd = channels::take_fd(&field, u.out_fd)?;
+        channels::check_socket(&field, &fd, nix::sys::socket::SockType::Stream)?;
+        users.push(User::new(
+            u.public_key,
+            u.inputs.len(),
+            OutputSink::Socket(OutputSocket::new(fd)),
+        ));
+        refs.push(u.inputs);
+    }
+    let unl: Vec<Node> = args
+        .unl
+        .into_iter()
+        .map(|n| {
+            let is_self = n.public_key == args.public_key;
+            Node::new(n.public_key, n.active_on, n.lcl, is_self, true)
+        })
+        .collect();
+    let info = RoundInfo {
+        variant: args.variant,
+        mode: args.mode,
+        hp_version: args.hp_version,
+        contract_id: args.contract_id,
+        public_key: args.public_key,
+        private_key: args.private_key,
+        timestamp: args.timestamp,
+        lcl: args.lcl,
+        non_consensus_rounds: args.non_consensus_rounds,
+    };
+    let mut round = Round::new(
+        info,
+        users.into(),
+        unl.into(),
+        Outbox::Engine {
+            npl: npl.clone(),
+            control: Some(control),
+        },
+        PatchStore::File(PatchConfig::PATH.into()),
+    );
+    let mut inputs = Inputs::File(input_file, refs);
+    let mut npl_source = match npl {
+        Some(s) => NplSource::Socket(s),
+        None => NplSource::None,
+    };
+    let mut reporter = Reporter {
+        echo: true,
+        outcome: Outcome::default(),
+    };
+    let ok = run_round::<C>(&mut round, &mut inputs, &mut npl_source, &mut reporter);
+    finish(&mut round);
+    Ok(ok)
+}
+
+/// Load, execute, save. Returns false when the state could not be loaded or
+/// saved (the round then ran no handlers, or its changes are lost).
+fn run_round<C: Contract>(
+    round: &mut Round,
+    inputs: &mut Inputs,
+    npl: &mut NplSource,
+    reporter: &mut Reporter,
+) -> bool {
+    let mut contract = match C::load() {
+        Ok(c) => c,
+        Err(e) => {
+            reporter.report(format!(
+                "{e}; no handlers were run and the state file was left as it is"
+            ));
+            reporter.outcome.fatal = true;
+            return false;
+        }
+    };
+    execute(&mut contract, round, inputs, npl, reporter);
+    if !round.is_read_only()
+        && let Err(e) = contract.save()
+    {
+        reporter.report(format!("{e}; the previous state was kept"));
+        reporter.outcome.fatal = true;
+        return false;
+    }
+    true
+}
+
+/// The end of a round: tell engines that still expect it that the contract
+/// is done (newer engines ignore the message, PROTOCOL.md §1.6), then let the
+/// sockets close on drop.
+fn finish(round: &mut Round) {
+    if let Err(e) = round.send_control(br#"{"type":"contract_end"}"#) {
+        // A closed control channel at the very end loses nothing.
+        if !matches!(e, Error::Control(_)) {
+            eprintln!("hotpocket: {e}");
+        }
+    }
+    if let Outbox::Engine { npl, control } = round.outbox_mut() {
+        npl.take();
+        control.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::FromInput;
+    use crate::testing::TestRound;
+
+    #[derive(Default)]
+    struct Probe {
+        seen: Vec<String>,
+        npl: Vec<String>,
+        ended: bool,
+    }
+
+    impl Contract for Probe {
+        const HAS_NPL: bool = true;
+        const NPL_TIMEOUT_MS: Option<u64> = Some(60);
+
+        fn load() -> Result<Self> {
+            Ok(Probe::default())
+        }
+
+        fn on_input(
+            &mut self,
+            _: &mut Round,
+            user: &User,
+            input: &[u8],
+        ) -> Result<(), HandlerError> {
+            match input {
+                b"panic" => panic!("boom"),
+                b"panic-obj" => std::panic::panic_any(42u32),
+                b"err" => Err(HandlerError::Failed("nope".into())),
+                _ => {
+                    let text = <&str>::from_input(input).map_err(HandlerError::extract)?;
+                    self.seen.push(format!("{}:{text}", user.public_key()));
+                    user.send(text)
+                        .map_err(|e| HandlerError::Failed(e.to_string()))
+                }
+            }
+        }
+
+        fn on_npl(
+            &mut self,
+            _: &mut Round,
+            from: &Node,
+            message: &[u8],
+        ) -> Result<Npl, HandlerError> {
+            self.npl.push(format!(
+                "{}:{}",
+                from.public_key(),
+                String::from_utf8_lossy(message)
+            ));
+            Ok(if message == b"done" {
+                Npl::Done
+            } else {
+                Npl::Continue
+            })
+        }
+
+        fn on_round_end(&mut self, _: &mut Round) -> Result<(), HandlerError> {
+            self.ended = true;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_bad_input_loses_nothing_else() {
+        let mut c = Probe::default();
+        let out = TestRound::new()
+            .input("bob", "b1")
+            .input("alice", "a1")
+            .input("alice", "panic")
+            .input("alice", "err")
+            .input("alice", b"\xff\xfe")
+            .input("alice", "panic-obj")
+            .input("alice", "a2")
+            .run(&mut c);
+        assert_eq!(out.outputs("alice"), ["a1", "a2"]);
+        assert_eq!(out.outputs("bob"), ["b1"]);
+        // Users in ascending key order, inputs in order.
+        assert_eq!(c.seen, ["alice:a1", "alice:a2", "bob:b1"]);
+        assert_eq!(out.problems.len(), 4, "{:#?}", out.problems);
+        assert!(
+            out.problems[0].starts_with("user alice input #1: handler panicked: boom at "),
+            "{}",
+            out.problems[0]
+        );
+        assert_eq!(
+            out.problems[1],
+            "user alice input #2: handler returned an error: nope"
+        );
+        assert_eq!(
+            out.problems[2],
+            "user alice input #3: input is not valid UTF-8: invalid byte at offset 0"
+        );
+        assert!(out.problems[3].starts_with(
+            "user alice input #4: handler panicked: a panic with a non-string payload"
+        ));
+        assert!(c.ended, "on_round_end still runs");
+    }
+
+    #[test]
+    fn npl_phase_ends_when_the_handler_says_done() {
+        let mut c = Probe::default();
+        let out = TestRound::new()
+            .npl("n1", "a")
+            .npl("n2", "done")
+            .npl("n1", "late")
+            .run(&mut c);
+        assert_eq!(c.npl, ["n1:a", "n2:done"]);
+        assert_eq!(out.npl_received, 2);
+        assert!(c.ended);
+    }
+
+    fn npl_round(source: NplSource) -> (Probe, Duration) {
+        let mut c = Probe::default();
+        let mut round = Round::new(
+            RoundInfo {
+                variant: crate::Variant::Readonly,
+                mode: crate::Mode::Consensus,
+                hp_version: "0.6.4".into(),
+                contract_id: "c".into(),
+                public_key: "ed01".into(),
+                private_key: crate::args::PrivateKey::for_tests(),
+                timestamp: 1,
+                lcl: None,
+                non_consensus_rounds: None,
+            },
+            Vec::new().into(),
+            Vec::new().into(),
+            Outbox::Memory {
+                npl: Vec::new(),
+                control: Vec::new(),
+                npl_available: true,
+            },
+            PatchStore::Memory(None),
+        );
+        let mut src = source;
+        let mut reporter = Reporter {
+            echo: false,
+            outcome: Outcome::default(),
+        };
+        let t = Instant::now();
+        execute(
+            &mut c,
+            &mut round,
+            &mut Inputs::Memory(Vec::new()),
+            &mut src,
+            &mut reporter,
+        );
+        (c, t.elapsed())
+    }
+
+    #[test]
+    fn npl_phase_ends_at_the_timeout_and_when_the_channel_closes() {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::empty(),
+        )
+        .unwrap();
+        let sender = "ed".to_owned() + &"cd".repeat(32);
+        nix::sys::socket::send(
+            b.as_raw_fd(),
+            sender.as_bytes(),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        nix::sys::socket::send(b.as_raw_fd(), b"hello", nix::sys::socket::MsgFlags::empty())
+            .unwrap();
+        let (c, took) = npl_round(NplSource::Socket(Rc::new(PacketSocket::new(a, "NPL"))));
+        assert_eq!(c.npl, [format!("{sender}:hello")]);
+        assert!(
+            took >= Duration::from_millis(55),
+            "waited {took:?} for more NPL"
+        );
+        assert!(c.ended);
+
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::empty(),
+        )
+        .unwrap();
+        drop(b);
+        let (c, took) = npl_round(NplSource::Socket(Rc::new(PacketSocket::new(a, "NPL"))));
+        assert!(c.npl.is_empty());
+        assert!(
+            took < Duration::from_millis(50),
+            "a closed channel ends the phase at once ({took:?})"
+        );
+        assert!(c.ended);
+    }
+
+    use std::os::fd::AsRawFd;
+
+    struct ReadOnlyAware(Vec<&'static str>);
+    impl Contract for ReadOnlyAware {
+        const HAS_READ_REQUEST: bool = true;
+        fn load() -> Result<Self> {
+            Ok(ReadOnlyAware(Vec::new()))
+        }
+        fn on_input(&mut self, _: &mut Round, _: &User, _: &[u8]) -> Result<(), HandlerError> {
+            self.0.push("input");
+            Ok(())
+        }
+        fn on_read_request(
+            &mut self,
+            r: &mut Round,
+            _: &User,
+            _: &[u8],
+        ) -> Result<(), HandlerError> {
+            assert!(r.npl_send("x").is_err(), "no NPL in read requests");
+            self.0.push("read");
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn read_requests_go_to_on_read_request() {
+        let mut c = ReadOnlyAware(Vec::new());
+        TestRound::read_request().input("u", "q").run(&mut c);
+        TestRound::new().input("u", "q").run(&mut c);
+        assert_eq!(c.0, ["read", "input"]);
+    }
+
+    /// A stateful contract persisting to a test directory.
+    #[derive(Default, serde::Serialize, serde::Deserialize)]
+    struct Saved {
+        n: u64,
+    }
+    thread_local! {
+        static DIR: RefCell<std::path::PathBuf> = const { RefCell::new(std::path::PathBuf::new()) };
+    }
+    impl Contract for Saved {
+        fn load() -> Result<Self> {
+            DIR.with(|d| crate::state::load_state_from(&d.borrow(), "s.json"))
+        }
+        fn save(&self) -> Result<()> {
+            DIR.with(|d| crate::state::save_state_to(&d.borrow(), self, "s.json"))
+        }
+        fn on_input(&mut self, _: &mut Round, _: &User, _: &[u8]) -> Result<(), HandlerError> {
+            self.n += 1;
+            Ok(())
+        }
+    }
+
+    fn run_saved(read_only: bool, inputs: usize) -> (bool, Vec<String>) {
+        let mut round = TestRound::new();
+        if read_only {
+            round = TestRound::read_request();
+        }
+        for _ in 0..inputs {
+            round = round.input("u", "x");
+        }
+        let (mut r, mut inputs) = round.into_parts();
+        let mut reporter = Reporter {
+            echo: false,
+            outcome: Outcome::default(),
+        };
+        let ok = run_round::<Saved>(&mut r, &mut inputs, &mut NplSource::None, &mut reporter);
+        (ok, reporter.outcome.problems)
+    }
+
+    #[test]
+    fn state_saved_after_consensus_rounds_only_and_corrupt_state_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("hotpocket-lifecycle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        DIR.with(|d| *d.borrow_mut() = dir.clone());
+        let file = dir.join("s.json");
+        let _ = std::fs::remove_file(&file);
+        assert!(run_saved(false, 2).0);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), r#"{"n":2}"#);
+        assert!(run_saved(true, 5).0);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            r#"{"n":2}"#,
+            "read requests never save"
+        );
+        std::fs::write(&file, "{\"n\":").unwrap();
+        let (ok, problems) = run_saved(false, 1);
+        assert!(!ok);
+        assert!(
+            problems[0].contains("s.json") && problems[0].contains("no handlers were run"),
+            "{problems:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "{\"n\":",
+            "corrupt state is not overwritten"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

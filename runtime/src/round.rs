@@ -1,0 +1,455 @@
+//! [`Round`], the context every handler gets: what the engine said about this
+//! execution, the users and UNL nodes, NPL sending, the control channel, the
+//! patch config and a deterministic random number generator.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+use serde::Serialize;
+
+use crate::args::{Lcl, Mode, PrivateKey, Variant};
+use crate::channels::{OutputSocket, PacketSocket};
+use crate::config::PatchConfig;
+use crate::error::{Error, OutputErrorKind, Result};
+use crate::peers::PeerChangeset;
+use crate::rng::Rng;
+
+/// What an `#[on_npl]` handler returns: whether the NPL phase of the round is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Npl {
+    /// Keep receiving NPL messages (until the timeout or the channel closes).
+    Continue,
+    /// Stop receiving; go on to `#[on_round_end]`.
+    Done,
+}
+
+/// Where a user's outputs go: the engine's socket, or memory in tests.
+#[derive(Debug)]
+pub(crate) enum OutputSink {
+    Socket(OutputSocket),
+    Memory(RefCell<Vec<Vec<u8>>>),
+}
+
+/// A user of the round (a client connected to this node). Users are visited in
+/// the engine's order, ascending by public key.
+pub struct User {
+    public_key: String,
+    input_count: usize,
+    sink: OutputSink,
+}
+
+impl User {
+    pub(crate) fn new(public_key: String, input_count: usize, sink: OutputSink) -> User {
+        User {
+            public_key,
+            input_count,
+            sink,
+        }
+    }
+
+    /// The user's public key, hex, as the engine sends it (`ed…`).
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+
+    /// How many inputs the user has in this round.
+    pub fn input_count(&self) -> usize {
+        self.input_count
+    }
+
+    /// Sends one output message to the user. Messages reach the user in the
+    /// order they are sent; every node must send the same messages in the
+    /// same order for the round's outputs to reach consensus.
+    ///
+    /// Fails with [`Error::Output`] when the engine has closed the user's
+    /// socket (its `round_limits.user_output_bytes` was reached) or the
+    /// message exceeds 4 GiB.
+    pub fn send(&self, message: impl AsRef<[u8]>) -> Result<()> {
+        let message = message.as_ref();
+        match &self.sink {
+            OutputSink::Socket(s) => s.send(message).map_err(|kind| Error::Output {
+                user: self.public_key.clone(),
+                kind,
+            }),
+            OutputSink::Memory(v) => {
+                if u32::try_from(message.len()).is_err() {
+                    return Err(Error::Output {
+                        user: self.public_key.clone(),
+                        kind: OutputErrorKind::TooLarge(message.len()),
+                    });
+                }
+                v.borrow_mut().push(message.to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    /// Serialises `value` as JSON and sends it. Use ordered collections
+    /// (`BTreeMap`, `Vec`) in `value`: a `HashMap`'s order differs between
+    /// nodes and would break consensus on the output.
+    pub fn send_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec(value).map_err(|e| {
+            Error::Custom(format!(
+                "serialising output for user {}: {e}",
+                self.public_key
+            ))
+        })?;
+        self.send(bytes)
+    }
+
+    pub(crate) fn take_memory_outputs(&self) -> Vec<Vec<u8>> {
+        match &self.sink {
+            OutputSink::Memory(v) => std::mem::take(&mut *v.borrow_mut()),
+            OutputSink::Socket(_) => Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("public_key", &self.public_key)
+            .field("input_count", &self.input_count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node of the UNL (unique node list), or the sender of an NPL message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    public_key: String,
+    active_on: u64,
+    lcl: Option<Lcl>,
+    is_self: bool,
+    in_unl: bool,
+}
+
+impl Node {
+    pub(crate) fn new(
+        public_key: String,
+        active_on: u64,
+        lcl: Option<Lcl>,
+        is_self: bool,
+        in_unl: bool,
+    ) -> Node {
+        Node {
+            public_key,
+            active_on,
+            lcl,
+            is_self,
+            in_unl,
+        }
+    }
+
+    /// The node's public key, hex (`ed…`).
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+
+    /// When this node last heard the peer's proposal (unix ms). **Node-local**:
+    /// it differs between nodes, so it must never reach outputs or state.
+    pub fn active_on(&self) -> u64 {
+        self.active_on
+    }
+
+    /// The peer's last closed ledger, as this node last saw it (engine
+    /// fallback branch only; `None` on engine 0.6.4). Node-local like
+    /// [`active_on`](Node::active_on).
+    pub fn lcl(&self) -> Option<&Lcl> {
+        self.lcl.as_ref()
+    }
+
+    /// True for this node itself (the engine delivers a node's own NPL
+    /// messages back to it).
+    pub fn is_self(&self) -> bool {
+        self.is_self
+    }
+
+    /// False for an NPL sender the arguments did not list in the UNL.
+    pub fn in_unl(&self) -> bool {
+        self.in_unl
+    }
+}
+
+/// Where NPL messages, control messages and patch.cfg changes go.
+#[derive(Debug)]
+pub(crate) enum Outbox {
+    Engine {
+        npl: Option<Rc<PacketSocket>>,
+        control: Option<PacketSocket>,
+    },
+    Memory {
+        npl: Vec<Vec<u8>>,
+        control: Vec<Vec<u8>>,
+        npl_available: bool,
+    },
+}
+
+/// Where `patch.cfg` lives: the engine's `../patch.cfg`, or memory in tests.
+#[derive(Debug)]
+pub(crate) enum PatchStore {
+    File(std::path::PathBuf),
+    Memory(Option<PatchConfig>),
+}
+
+/// Facts about the round that do not change while it runs.
+#[derive(Clone, Debug)]
+pub(crate) struct RoundInfo {
+    pub(crate) variant: Variant,
+    pub(crate) mode: Mode,
+    pub(crate) hp_version: String,
+    pub(crate) contract_id: String,
+    pub(crate) public_key: String,
+    pub(crate) private_key: PrivateKey,
+    pub(crate) timestamp: u64,
+    pub(crate) lcl: Option<Lcl>,
+    pub(crate) non_consensus_rounds: Option<u16>,
+}
+
+/// The context handed to every handler.
+///
+/// Everything here is the same on every node except what is marked
+/// node-local ([`Node::active_on`], [`Round::public_key`]): keep node-local
+/// values out of outputs and state.
+pub struct Round {
+    info: RoundInfo,
+    users: Rc<[User]>,
+    unl: Rc<[Node]>,
+    outbox: Outbox,
+    patch: PatchStore,
+    rng: Rng,
+}
+
+impl Round {
+    pub(crate) fn new(
+        info: RoundInfo,
+        users: Rc<[User]>,
+        unl: Rc<[Node]>,
+        outbox: Outbox,
+        patch: PatchStore,
+    ) -> Round {
+        let rng = Rng::from_lcl(info.lcl.as_ref());
+        Round {
+            info,
+            users,
+            unl,
+            outbox,
+            patch,
+            rng,
+        }
+    }
+
+    /// The kind of execution: consensus, fallback or read request.
+    pub fn mode(&self) -> Mode {
+        self.info.mode
+    }
+
+    /// Which argument layout the engine used (tells engine 0.6.4 from the fallback branch).
+    pub fn variant(&self) -> Variant {
+        self.info.variant
+    }
+
+    /// True in read requests: state changes are not saved and there is no NPL.
+    pub fn is_read_only(&self) -> bool {
+        self.info.mode.is_read_only()
+    }
+
+    /// The round's agreed time (unix ms), the same on every node. 0 in read
+    /// requests (the engine sends none) and in fallback rounds without a
+    /// winning proposal. Use it instead of the wall clock.
+    pub fn timestamp(&self) -> u64 {
+        self.info.timestamp
+    }
+
+    /// The last closed ledger (`None` in read requests).
+    pub fn lcl(&self) -> Option<&Lcl> {
+        self.info.lcl.as_ref()
+    }
+
+    /// The last closed ledger's sequence number (`None` in read requests).
+    pub fn lcl_seq_no(&self) -> Option<u64> {
+        self.info.lcl.as_ref().map(|l| l.seq_no)
+    }
+
+    /// The last closed ledger's hash, hex (`None` in read requests).
+    pub fn lcl_hash(&self) -> Option<&str> {
+        self.info.lcl.as_ref().map(|l| l.hash.as_str())
+    }
+
+    /// Consecutive rounds without consensus (fallback rounds only).
+    pub fn non_consensus_rounds(&self) -> Option<u16> {
+        self.info.non_consensus_rounds
+    }
+
+    /// The contract's id.
+    pub fn contract_id(&self) -> &str {
+        &self.info.contract_id
+    }
+
+    /// This node's public key. **Node-local.**
+    pub fn public_key(&self) -> &str {
+        &self.info.public_key
+    }
+
+    /// This node's private key (for signing). Never printed by this crate.
+    pub fn private_key(&self) -> &PrivateKey {
+        &self.info.private_key
+    }
+
+    /// The engine's version string (e.g. `0.6.4`).
+    pub fn hp_version(&self) -> &str {
+        &self.info.hp_version
+    }
+
+    /// The round's users, ascending by public key (the engine's order).
+    pub fn users(&self) -> &[User] {
+        &self.users
+    }
+
+    /// The user with this public key, if it is in the round.
+    pub fn user(&self, public_key: &str) -> Option<&User> {
+        self.users
+            .binary_search_by(|u| u.public_key.as_str().cmp(public_key))
+            .ok()
+            .and_then(|i| self.users.get(i))
+    }
+
+    /// The UNL, ascending by public key (the engine's order).
+    pub fn unl(&self) -> &[Node] {
+        &self.unl
+    }
+
+    /// Sends a message to every UNL node's contract (this node included) over
+    /// the node party line. 1 byte to 128 KiB; not available in read requests.
+    /// Delivery is best-effort: see the crate docs on NPL.
+    pub fn npl_send(&mut self, message: impl AsRef<[u8]>) -> Result<()> {
+        let message = message.as_ref();
+        let unavailable = || Error::NotAllowed("NPL is not available in read requests".into());
+        match &mut self.outbox {
+            Outbox::Engine { npl: Some(s), .. } => s.send(message),
+            Outbox::Engine { npl: None, .. } => Err(unavailable()),
+            Outbox::Memory {
+                npl_available: false,
+                ..
+            } => Err(unavailable()),
+            Outbox::Memory { npl, .. } => {
+                check_packet("NPL", message).map_err(Error::Npl)?;
+                npl.push(message.to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    /// Asks the engine to change this node's peer list (a `peer_changeset`
+    /// control message). Peers are `host:port`; [`PeerChangeset::replace_all`]
+    /// overwrites the list. The engine ignores the request (with a warning in
+    /// its log) while `mesh.peer_discovery.enabled` is on, which is its default.
+    /// Not allowed in read requests.
+    pub fn update_peers(&mut self, changeset: &PeerChangeset) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::NotAllowed(
+                "peer changes are not allowed in read requests".into(),
+            ));
+        }
+        self.send_control(&changeset.to_control_json())
+    }
+
+    /// Reads the contract's `patch.cfg` (`../patch.cfg`, the engine's copy of
+    /// the contract section of its config).
+    pub fn patch_config(&self) -> Result<PatchConfig> {
+        match &self.patch {
+            PatchStore::File(path) => PatchConfig::read(path),
+            PatchStore::Memory(Some(cfg)) => Ok(cfg.clone()),
+            PatchStore::Memory(None) => Err(Error::config("", "this test round has no patch.cfg")),
+        }
+    }
+
+    /// Validates `config` by the engine's rules and writes it to `patch.cfg`
+    /// atomically. The engine applies it once the nodes agree on the new
+    /// file (after this round's state is voted on). Not allowed in read
+    /// requests. An invalid config is refused here, because the engine
+    /// would stall on it.
+    pub fn update_patch_config(&mut self, config: &PatchConfig) -> Result<()> {
+        if self.is_read_only() {
+            return Err(Error::NotAllowed(
+                "patch.cfg cannot be changed in read requests".into(),
+            ));
+        }
+        match &mut self.patch {
+            PatchStore::File(path) => config.write(path),
+            PatchStore::Memory(slot) => {
+                config.validate()?;
+                *slot = Some(config.clone());
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn patch_store(&self) -> &PatchStore {
+        &self.patch
+    }
+
+    /// Sends a raw control message (one JSON object) to the engine.
+    pub(crate) fn send_control(&mut self, message: &[u8]) -> Result<()> {
+        match &mut self.outbox {
+            Outbox::Engine {
+                control: Some(s), ..
+            } => s.send(message),
+            Outbox::Engine { control: None, .. } => {
+                Err(Error::Control("no control channel".into()))
+            }
+            Outbox::Memory { control, .. } => {
+                check_packet("control", message).map_err(Error::Control)?;
+                control.push(message.to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    /// The deterministic random number generator for this round, seeded from
+    /// the lcl hash: every node draws the same numbers. See [`Rng`].
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
+    pub(crate) fn users_rc(&self) -> Rc<[User]> {
+        Rc::clone(&self.users)
+    }
+
+    pub(crate) fn unl_rc(&self) -> Rc<[Node]> {
+        Rc::clone(&self.unl)
+    }
+
+    pub(crate) fn outbox_mut(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
+}
+
+fn check_packet(what: &str, message: &[u8]) -> std::result::Result<(), String> {
+    if message.is_empty() {
+        return Err(format!(
+            "empty {what} messages are not delivered by the engine; refused"
+        ));
+    }
+    if message.len() > crate::channels::MAX_PACKET {
+        return Err(format!(
+            "{what} message of {} bytes exceeds the engine's {}-byte packet limit",
+            message.len(),
+            crate::channels::MAX_PACKET
+        ));
+    }
+    Ok(())
+}
+
+impl fmt::Debug for Round {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Round")
+            .field("mode", &self.info.mode)
+            .field("timestamp", &self.info.timestamp)
+            .field("lcl", &self.info.lcl)
+            .field("users", &self.users.len())
+            .field("unl", &self.unl.len())
+            .finish_non_exhaustive()
+    }
+}
