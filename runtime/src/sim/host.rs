@@ -637,7 +637,11 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
                         hazards.push(Hazard::OversizedControlPacket { bytes: real });
                     }
                     let meaning = interpret_control(&raw);
-                    if let ControlMeaning::Ignored(reason) = &meaning {
+                    // Unknown types (e.g. the retired `contract_end`) are dropped
+                    // silently by the engine too; only what it logs as broken is a hazard.
+                    if let ControlMeaning::Ignored(reason) = &meaning
+                        && !reason.starts_with("unknown type")
+                    {
                         hazards.push(Hazard::IgnoredControlMessage {
                             reason: reason.clone(),
                         });

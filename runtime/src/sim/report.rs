@@ -232,8 +232,9 @@ pub enum Hazard {
         /// The changed paths.
         files: Vec<String>,
     },
-    /// A control message the engine ignores (not JSON, no string `type`, an
-    /// unknown type, or a malformed peer changeset).
+    /// A control message the engine rejects as broken: not JSON, no string
+    /// `type`, or a malformed peer changeset. (Unknown types are ignored
+    /// silently, by the engine and here: they are only listed in `control`.)
     IgnoredControlMessage {
         /// Why.
         reason: String,
@@ -774,6 +775,8 @@ impl fmt::Display for RoundReport {
                             .map_or_else(|| "*".to_owned(), |r| format!("{r:?}"));
                         writeln!(f, "    control: peer changeset add {add:?} remove {remove}")?
                     }
+                    // Unknown types (the runtime's `contract_end`) would be noise here.
+                    ControlMeaning::Ignored(why) if why.starts_with("unknown type") => {}
                     ControlMeaning::Ignored(why) => {
                         writeln!(f, "    control: {} (ignored: {why})", render_bytes(&c.raw))?
                     }
