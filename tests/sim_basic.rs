@@ -230,3 +230,26 @@ fn exit_codes_are_reported_but_count_as_success() {
     assert!(!r.has_hazard(HazardKind::KilledBySignal));
     assert!(String::from_utf8_lossy(&r.node(0).stderr).contains("args JSON"));
 }
+
+#[test]
+fn patch_cfg_keys_and_usage() {
+    let mut c = Cluster::new(hotpocket::sim::cargo_bin("test-echo").unwrap())
+        .nodes(3)
+        .user("alice");
+    let r = c.round().unwrap();
+    let root = c.root().unwrap().to_owned();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("node2/patch.cfg")).unwrap())
+            .unwrap();
+    let mut unl: Vec<String> = (0..3).map(|i| c.node_keys(i).public_key).collect();
+    unl.sort();
+    assert_eq!(cfg["unl"], serde_json::json!(unl));
+    assert!(cfg["bin_path"].as_str().unwrap().ends_with("test-echo"));
+    assert_eq!(cfg["consensus"]["roundtime"], 1000);
+    assert_eq!(cfg["round_limits"]["exec_timeout"], 300_000);
+    // wait4's resource usage is recorded.
+    assert!(r.nodes.iter().all(|n| n.usage.max_rss_kib > 0));
+    // The temporary root goes away with the cluster.
+    drop(c);
+    assert!(!root.exists());
+}
