@@ -488,7 +488,9 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     };
     // The contract's ends now live in the child only.
     drop(contract_fds);
-    let pid = libc::pid_t::try_from(child.id()).unwrap_or(0);
+    // A pid always fits pid_t; refusing beats wait4(0), which would reap any child.
+    let pid =
+        libc::pid_t::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))?;
 
     // The engine writes the args before exec; small args fit the pipe at
     // once, large ones go through a thread so the simulator cannot deadlock.
