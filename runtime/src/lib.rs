@@ -25,6 +25,8 @@ mod handler;
 pub mod peers;
 mod rng;
 mod round;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod state;
 pub mod testing;
 

@@ -1,0 +1,795 @@
+//! A simulated cluster: nodes, users, and the rounds they run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::FallocateFlags;
+use nix::sys::memfd::{MFdFlags, memfd_create};
+
+use super::config::{ContractConfig, Variant};
+use super::host::{self, ArgsMap, ExecSpec, NodeExec, RunUnl, RunUser};
+use super::keys::KeyPair;
+use super::npl::{NplFault, NplHub};
+use super::report::{Hazard, Mode, NodeReport, RoundReport, verdict};
+use super::sha256::{Sha256, hex};
+use super::snapshot;
+
+/// The simulated clock's start: 2024-01-01T00:00:00Z in unix ms. Round `n`'s
+/// timestamp is this plus `n` round times, so timestamps never depend on
+/// when the simulation runs.
+pub const GENESIS_MS: u64 = 1_704_067_200_000;
+
+/// The contract id handed to contracts unless [`Cluster::contract_id`] sets one.
+pub const DEFAULT_CONTRACT_ID: &str = "00000000-5349-4d00-8000-686f74706f63";
+
+/// Why the simulator itself could not run a round (never the contract's
+/// misbehaviour, which is reported in the [`RoundReport`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SimError {
+    /// A file or OS operation of the simulator failed.
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The cluster was asked for something it cannot do.
+    Usage(String),
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::Io { context, source } => write!(f, "simulator: {context}: {source}"),
+            SimError::Usage(m) => write!(f, "simulator: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SimError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SimError::Io { source, .. } => Some(source),
+            SimError::Usage(_) => None,
+        }
+    }
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> SimError {
+    let context = context.into();
+    move |source| SimError::Io { context, source }
+}
+
+/// The engine's input store: one memfd per node that only grows, each input
+/// at the next 4096-aligned offset (`util/buffer_store.cpp`).
+struct InputStore {
+    fd: OwnedFd,
+    next: u64,
+}
+
+impl InputStore {
+    fn new() -> io::Result<InputStore> {
+        let fd = memfd_create(c"buffer_store", MFdFlags::MFD_CLOEXEC).map_err(io::Error::from)?;
+        Ok(InputStore { fd, next: 0 })
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<(u64, u64)> {
+        let offset = self.next;
+        let mut done = 0;
+        while done < data.len() {
+            let at = i64::try_from(offset + done as u64)
+                .map_err(|_| io::Error::other("input store too large"))?;
+            let rest = data.get(done..).unwrap_or_default();
+            done += nix::sys::uio::pwrite(&self.fd, rest, at).map_err(io::Error::from)?;
+        }
+        self.next = (offset + data.len() as u64).div_ceil(4096) * 4096;
+        Ok((offset, data.len() as u64))
+    }
+
+    /// Frees consumed inputs like the engine (the file keeps its size).
+    fn punch(&self, offset: u64, len: u64) {
+        if let (Ok(off), Ok(len)) = (i64::try_from(offset), i64::try_from(len))
+            && len > 0
+        {
+            let mode = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+            // Only a memory optimisation; the engine ignores failures too.
+            let _ = nix::fcntl::fallocate(&self.fd, mode, off, len);
+        }
+    }
+}
+
+struct NodeRt {
+    keys: KeyPair,
+    dir: PathBuf,
+    inputs: InputStore,
+    read_inputs: InputStore,
+}
+
+struct Runtime {
+    root: PathBuf,
+    remove_on_drop: bool,
+    bin: PathBuf,
+    nodes: Vec<NodeRt>,
+    lcl_seq_no: u64,
+    lcl_hash: String,
+    clock_ms: u64,
+    executions: u64,
+    non_consensus_rounds: u64,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// A simulated HotPocket cluster running one contract binary.
+///
+/// Configuration methods take and return the cluster by value; running
+/// methods take `&mut self`:
+///
+/// ```no_run
+/// use hotpocket::sim::Cluster;
+/// # fn main() -> Result<(), hotpocket::sim::SimError> {
+/// let report = Cluster::new("target/debug/examples/counter")
+///     .nodes(3)
+///     .user("alice")
+///     .input("alice", br#"{"Add":5}"#)
+///     .round()?;
+/// report.assert_agree().assert_outputs("alice", &["5"]);
+/// # Ok(()) }
+/// ```
+///
+/// Every node has its own key pair (derived from its index) and state
+/// directory `<root>/node<i>/state` with `<root>/node<i>/patch.cfg`; the UNL
+/// is all nodes. The root is a fresh temporary directory removed on drop,
+/// unless [`keep_state`](Self::keep_state) names one.
+pub struct Cluster {
+    bin: PathBuf,
+    node_count: usize,
+    observers: BTreeSet<usize>,
+    start_delays: BTreeMap<usize, Duration>,
+    users: Vec<(String, KeyPair)>,
+    pending: Vec<(String, Vec<u8>)>,
+    variant: Variant,
+    config: ContractConfig,
+    contract_id: String,
+    faults: Vec<NplFault>,
+    map_args: Option<Arc<ArgsMap>>,
+    leak_files: Vec<PathBuf>,
+    leak_engine_fds: bool,
+    seeds: Vec<(PathBuf, Vec<u8>, bool)>,
+    keep: Option<PathBuf>,
+    rt: Option<Runtime>,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("bin", &self.bin)
+            .field("nodes", &self.node_count)
+            .field(
+                "users",
+                &self.users.iter().map(|u| &u.0).collect::<Vec<_>>(),
+            )
+            .field("variant", &self.variant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// A one-node cluster running the contract binary at `bin`, with the
+    /// engine's default contract configuration and the `readonly` variant.
+    pub fn new(bin: impl Into<PathBuf>) -> Cluster {
+        Cluster {
+            bin: bin.into(),
+            node_count: 1,
+            observers: BTreeSet::new(),
+            start_delays: BTreeMap::new(),
+            users: Vec::new(),
+            pending: Vec::new(),
+            variant: Variant::Readonly,
+            config: ContractConfig::default(),
+            contract_id: DEFAULT_CONTRACT_ID.into(),
+            faults: Vec::new(),
+            map_args: None,
+            leak_files: Vec::new(),
+            leak_engine_fds: false,
+            seeds: Vec::new(),
+            keep: None,
+            rt: None,
+        }
+    }
+
+    /// Number of nodes (at least 1; fixed once the first round ran).
+    pub fn nodes(mut self, n: usize) -> Self {
+        self.node_count = n.max(1);
+        self
+    }
+
+    /// Adds a connected user. Users are listed to the contract every
+    /// consensus round, with or without inputs, sorted by public key.
+    pub fn user(mut self, name: &str) -> Self {
+        self.ensure_user(name);
+        self
+    }
+
+    /// Which engine variant's arguments to write.
+    pub fn variant(mut self, variant: Variant) -> Self {
+        self.variant = variant;
+        self
+    }
+
+    /// Replaces the contract configuration.
+    pub fn config(mut self, config: ContractConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Edits the contract configuration.
+    pub fn configure(mut self, edit: impl FnOnce(&mut ContractConfig)) -> Self {
+        edit(&mut self.config);
+        self
+    }
+
+    /// Sets `round_limits.exec_timeout` in ms (0: none).
+    pub fn exec_timeout(mut self, ms: u64) -> Self {
+        self.config.round_limits.exec_timeout = ms;
+        self
+    }
+
+    /// Adds a variable to the contract's environment (its only environment).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.config.environment.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets `bin_args` (split on single spaces).
+    pub fn bin_args(mut self, args: &str) -> Self {
+        self.config.bin_args = args.into();
+        self
+    }
+
+    /// Makes node `i` an observer: it runs the contract but its NPL messages
+    /// are never broadcast.
+    pub fn observer(mut self, i: usize) -> Self {
+        self.observers.insert(i);
+        self
+    }
+
+    /// Starts node `i`'s contract `delay` after the others in every round.
+    /// NPL messages reaching it before it starts are lost, as in the engine.
+    pub fn start_delay(mut self, i: usize, delay: Duration) -> Self {
+        self.start_delays.insert(i, delay);
+        self
+    }
+
+    /// Adds an NPL fault rule.
+    pub fn npl_fault(mut self, fault: NplFault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// Sets the contract id (a UUID string).
+    pub fn contract_id(mut self, id: &str) -> Self {
+        self.contract_id = id.into();
+        self
+    }
+
+    /// Keeps node directories under `dir` (created if needed; existing node
+    /// directories are replaced) instead of a temporary directory.
+    pub fn keep_state(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.keep = Some(dir.into());
+        self
+    }
+
+    /// Puts a file into every node's state directory before the first round.
+    pub fn seed_file(mut self, path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>) -> Self {
+        self.seeds.push((path.into(), contents.into(), false));
+        self
+    }
+
+    /// Like [`seed_file`](Self::seed_file), with the executable bit set (e.g. `post_exec.sh`).
+    pub fn seed_executable(
+        mut self,
+        path: impl Into<PathBuf>,
+        contents: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.seeds.push((path.into(), contents.into(), true));
+        self
+    }
+
+    /// Rewrites each node's args JSON before it is written: `map(node, json)`.
+    /// For malformed-argument tests.
+    pub fn map_args(mut self, map: impl Fn(usize, &str) -> String + Send + Sync + 'static) -> Self {
+        self.map_args = Some(Arc::new(map));
+        self
+    }
+
+    /// Leaks an extra fd into every contract: `path` opened read-write (and
+    /// created if missing), as the engine leaks its own files.
+    pub fn leak_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.leak_files.push(path.into());
+        self
+    }
+
+    /// Leaks what the engine leaks that a file can stand for: each node's
+    /// `hp.cfg` opened read-write, and `/dev/null` (PROTOCOL.md §7).
+    pub fn leak_engine_fds(mut self) -> Self {
+        self.leak_engine_fds = true;
+        self
+    }
+
+    /// The contract configuration, for changes between rounds.
+    pub fn config_mut(&mut self) -> &mut ContractConfig {
+        &mut self.config
+    }
+
+    /// Replaces the NPL fault rules, for changes between rounds.
+    pub fn set_npl_faults(&mut self, faults: Vec<NplFault>) -> &mut Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Queues an input from `user` for the next consensus round (adding the
+    /// user if unknown). Inputs reach the contract in the order queued.
+    pub fn input(&mut self, user: &str, data: impl AsRef<[u8]>) -> &mut Self {
+        self.ensure_user(user);
+        self.pending.push((user.to_owned(), data.as_ref().to_vec()));
+        self
+    }
+
+    fn ensure_user(&mut self, name: &str) {
+        if !self.users.iter().any(|(n, _)| n == name) {
+            self.users.push((name.to_owned(), KeyPair::user(name)));
+        }
+    }
+
+    /// Node `i`'s key pair.
+    pub fn node_keys(&self, i: usize) -> KeyPair {
+        KeyPair::node(i)
+    }
+
+    /// The public key of the user called `name`.
+    pub fn user_public_key(&self, name: &str) -> String {
+        KeyPair::user(name).public_key
+    }
+
+    /// The root directory holding `node<i>/` (exists once a round ran).
+    pub fn root(&self) -> Option<&Path> {
+        self.rt.as_ref().map(|r| r.root.as_path())
+    }
+
+    /// Node `i`'s state directory (exists once a round ran).
+    pub fn state_dir(&self, i: usize) -> Option<PathBuf> {
+        self.rt
+            .as_ref()
+            .map(|r| r.root.join(format!("node{i}")).join("state"))
+    }
+
+    /// The current lcl: sequence number and hash.
+    pub fn lcl(&self) -> (u64, String) {
+        match &self.rt {
+            Some(r) => (r.lcl_seq_no, r.lcl_hash.clone()),
+            None => (0, genesis_hash()),
+        }
+    }
+
+    /// Runs one consensus round with the queued inputs.
+    pub fn round(&mut self) -> Result<RoundReport, SimError> {
+        self.run(Mode::Consensus, None)
+    }
+
+    /// Runs `n` consensus rounds (queued inputs go to the first).
+    pub fn rounds(&mut self, n: usize) -> Result<Vec<RoundReport>, SimError> {
+        (0..n).map(|_| self.round()).collect()
+    }
+
+    /// Runs a read request from `user` with one input on every node: a
+    /// read-only execution with that one user, no NPL, `timestamp` 0, and
+    /// state changes discarded.
+    pub fn read(&mut self, user: &str, data: impl AsRef<[u8]>) -> Result<RoundReport, SimError> {
+        self.ensure_user(user);
+        self.run(
+            Mode::ReadRequest,
+            Some((user.to_owned(), data.as_ref().to_vec())),
+        )
+    }
+
+    /// Runs a consensus-fallback round (`mode` variant only): no users,
+    /// `user_in_fd` 0, NPL available, the lcl unchanged, state kept, no
+    /// `post_exec.sh`, and the round time minus 100 ms as the time limit.
+    pub fn fallback_round(&mut self) -> Result<RoundReport, SimError> {
+        if self.variant != Variant::Mode {
+            return Err(SimError::Usage(
+                "fallback rounds exist only in the `mode` variant (hpcore fallback-hpsh); use .variant(Variant::Mode)"
+                    .into(),
+            ));
+        }
+        self.run(Mode::ConsensusFallback, None)
+    }
+
+    fn setup(&mut self) -> Result<(), SimError> {
+        if self.rt.is_some() {
+            return Ok(());
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let (root, remove_on_drop) = match &self.keep {
+            Some(dir) => (dir.clone(), false),
+            None => {
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                (
+                    std::env::temp_dir().join(format!("hotpocket-sim-{}-{n}", std::process::id())),
+                    true,
+                )
+            }
+        };
+        let bin = fs::canonicalize(&self.bin)
+            .map_err(io_err(format!("contract binary {}", self.bin.display())))?;
+        let bin_str = bin.to_string_lossy().into_owned();
+        let mut unl: Vec<String> = (0..self.node_count)
+            .map(|i| KeyPair::node(i).public_key)
+            .collect();
+        unl.sort();
+        let mut nodes = Vec::new();
+        for i in 0..self.node_count {
+            let dir = root.join(format!("node{i}"));
+            if dir.exists() {
+                fs::remove_dir_all(&dir).map_err(io_err(format!("clearing {}", dir.display())))?;
+            }
+            let state = dir.join("state");
+            fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
+            let patch = self.config.patch_cfg(self.variant, &bin_str, &unl);
+            fs::write(dir.join("patch.cfg"), &patch).map_err(io_err("writing patch.cfg"))?;
+            if self.leak_engine_fds {
+                fs::write(dir.join("hp.cfg"), &patch).map_err(io_err("writing hp.cfg"))?;
+            }
+            for (path, contents, exec) in &self.seeds {
+                let target = state.join(path);
+                if let Some(parent) = target.parent() {
+                    fs::create_dir_all(parent)
+                        .map_err(io_err(format!("creating {}", parent.display())))?;
+                }
+                fs::write(&target, contents)
+                    .map_err(io_err(format!("seeding {}", target.display())))?;
+                if *exec {
+                    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
+                        .map_err(io_err(format!("chmod {}", target.display())))?;
+                }
+            }
+            nodes.push(NodeRt {
+                keys: KeyPair::node(i),
+                dir,
+                inputs: InputStore::new().map_err(io_err("memfd_create"))?,
+                read_inputs: InputStore::new().map_err(io_err("memfd_create"))?,
+            });
+        }
+        self.rt = Some(Runtime {
+            root,
+            remove_on_drop,
+            bin,
+            nodes,
+            lcl_seq_no: 0,
+            lcl_hash: genesis_hash(),
+            clock_ms: GENESIS_MS,
+            executions: 0,
+            non_consensus_rounds: 0,
+        });
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        kind: Mode,
+        read: Option<(String, Vec<u8>)>,
+    ) -> Result<RoundReport, SimError> {
+        self.setup()?;
+        let round_start = Instant::now();
+        let Some(rt) = self.rt.as_mut() else {
+            return Err(SimError::Usage("cluster not set up".into()));
+        };
+        rt.executions += 1;
+        let number = rt.executions;
+
+        // Users sorted by public key (the engine's std::map order).
+        let mut users: Vec<&(String, KeyPair)> = match (&kind, &read) {
+            (Mode::Consensus, _) => self.users.iter().collect(),
+            (Mode::ReadRequest, Some((name, _))) => {
+                self.users.iter().filter(|(n, _)| n == name).collect()
+            }
+            _ => Vec::new(),
+        };
+        users.sort_by(|a, b| a.1.public_key.cmp(&b.1.public_key));
+
+        // Inputs of this execution, per user in the sorted order.
+        let mut rejected_inputs = Vec::new();
+        let mut inputs: Vec<Vec<Vec<u8>>> = vec![Vec::new(); users.len()];
+        match kind {
+            Mode::Consensus => {
+                let limit = self.config.round_limits.user_input_bytes;
+                // Per user: inputs queued so far (for the index) and bytes accepted.
+                let mut counts = vec![(0usize, 0u64); users.len()];
+                for (name, data) in std::mem::take(&mut self.pending) {
+                    let Some(u) = users.iter().position(|(n, _)| *n == name) else {
+                        continue;
+                    };
+                    let (Some((queued, bytes)), Some(list)) =
+                        (counts.get_mut(u), inputs.get_mut(u))
+                    else {
+                        continue;
+                    };
+                    let index = *queued;
+                    *queued += 1;
+                    if limit > 0 && *bytes + data.len() as u64 > limit {
+                        rejected_inputs.push((name, index, data.len()));
+                        continue;
+                    }
+                    *bytes += data.len() as u64;
+                    list.push(data);
+                }
+            }
+            Mode::ReadRequest => {
+                if let (Some((_, data)), Some(slot)) = (&read, inputs.first_mut()) {
+                    slot.push(data.clone());
+                }
+            }
+            Mode::ConsensusFallback => {}
+        }
+
+        // Ledger and clock.
+        let timestamp = match kind {
+            Mode::Consensus => {
+                rt.clock_ms += u64::from(self.config.roundtime);
+                rt.lcl_seq_no += 1;
+                rt.non_consensus_rounds = 0;
+                let mut h = Sha256::new();
+                h.update(rt.lcl_hash.as_bytes())
+                    .update(&rt.lcl_seq_no.to_be_bytes())
+                    .update(&rt.clock_ms.to_be_bytes());
+                for (u, list) in users.iter().zip(&inputs) {
+                    h.update(u.1.public_key.as_bytes());
+                    for data in list {
+                        h.update(&super::sha256::digest(data));
+                    }
+                }
+                rt.lcl_hash = hex(&h.finish());
+                rt.clock_ms
+            }
+            Mode::ConsensusFallback => {
+                rt.clock_ms += u64::from(self.config.roundtime);
+                rt.non_consensus_rounds += 1;
+                rt.clock_ms
+            }
+            Mode::ReadRequest => 0,
+        };
+
+        // Write inputs into every node's store; offsets are per node.
+        let mut node_users: Vec<Vec<RunUser>> = Vec::new();
+        for n in &mut rt.nodes {
+            let store = if kind == Mode::ReadRequest {
+                &mut n.read_inputs
+            } else {
+                &mut n.inputs
+            };
+            let mut list = Vec::new();
+            for (u, datas) in users.iter().zip(&inputs) {
+                let mut offs = Vec::new();
+                for d in datas {
+                    offs.push(store.write(d).map_err(io_err("writing the input memfd"))?);
+                }
+                list.push(RunUser {
+                    name: u.0.clone(),
+                    public_key: u.1.public_key.clone(),
+                    inputs: offs,
+                });
+            }
+            node_users.push(list);
+        }
+
+        let mut unl: Vec<RunUnl> = rt
+            .nodes
+            .iter()
+            .map(|n| RunUnl {
+                public_key: n.keys.public_key.clone(),
+                // Node-local and nondeterministic in the engine; here the last round's time.
+                active_on: rt.clock_ms,
+                lcl_seq_no: rt.lcl_seq_no,
+                lcl_hash: rt.lcl_hash.clone(),
+            })
+            .collect();
+        unl.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+
+        // Read requests run in a throw-away copy: the engine's read-only session.
+        let mut workdirs = Vec::new();
+        let mut before = Vec::new();
+        for n in &rt.nodes {
+            if kind == Mode::ReadRequest {
+                let ro = n.dir.join("ro");
+                let _ = fs::remove_dir_all(&ro);
+                snapshot::copy_tree(&n.dir.join("state"), &ro.join("state"))
+                    .map_err(io_err("copying state for a read request"))?;
+                fs::copy(n.dir.join("patch.cfg"), ro.join("patch.cfg"))
+                    .map_err(io_err("copying patch.cfg"))?;
+                before
+                    .push(snapshot::snapshot(&ro.join("state")).map_err(io_err("hashing state"))?);
+                workdirs.push(ro.join("state"));
+            } else {
+                workdirs.push(n.dir.join("state"));
+            }
+        }
+
+        let mut leak_files: Vec<Vec<PathBuf>> = Vec::new();
+        for n in &rt.nodes {
+            let mut l = self.leak_files.clone();
+            if self.leak_engine_fds {
+                l.push(n.dir.join("hp.cfg"));
+                l.push(PathBuf::from("/dev/null"));
+            }
+            leak_files.push(l);
+        }
+
+        let public_keys: Vec<String> = rt.nodes.iter().map(|n| n.keys.public_key.clone()).collect();
+        let (hub, wakes) = if kind == Mode::ReadRequest {
+            (None, Vec::new())
+        } else {
+            let (h, w) = NplHub::new(public_keys, self.faults.clone(), number)
+                .map_err(io_err("NPL sockets"))?;
+            (Some(h), w)
+        };
+        let mut wakes = wakes.into_iter();
+        // Nodes that start together are all ready for NPL before any of them
+        // spawns, so "together" does not depend on thread start-up order.
+        if let Some(h) = &hub {
+            for i in 0..rt.nodes.len() {
+                if self.start_delays.get(&i).is_none_or(|d| d.is_zero()) {
+                    h.set_running(i, true);
+                }
+            }
+        }
+
+        let lcl_hash = rt.lcl_hash.clone();
+        let results: Vec<io::Result<NodeReport>> = {
+            let rt = &*rt;
+            let spec_base = (
+                &rt.bin,
+                &self.config,
+                self.variant,
+                &self.contract_id,
+                self.map_args.as_deref(),
+            );
+            std::thread::scope(|scope| {
+                let mut handles = Vec::new();
+                let per_node = rt
+                    .nodes
+                    .iter()
+                    .zip(&node_users)
+                    .zip(&workdirs)
+                    .zip(&leak_files);
+                for (i, (((n, users), workdir), leak)) in per_node.enumerate() {
+                    let wake = wakes.next();
+                    let hub = hub.as_ref();
+                    let unl = &unl;
+                    let workdir = workdir.clone();
+                    let lcl_hash = &lcl_hash;
+                    let observer = self.observers.contains(&i);
+                    let start_delay = self.start_delays.get(&i).copied().unwrap_or_default();
+                    handles.push(scope.spawn(move || {
+                        let (bin, config, variant, contract_id, map_args) = spec_base;
+                        let spec = ExecSpec {
+                            bin,
+                            config,
+                            variant,
+                            kind,
+                            contract_id,
+                            timestamp,
+                            lcl_seq_no: rt.lcl_seq_no,
+                            lcl_hash,
+                            non_consensus_rounds: rt.non_consensus_rounds,
+                            users,
+                            unl,
+                            map_args,
+                            leak_files: leak,
+                        };
+                        let inputs = match kind {
+                            Mode::Consensus => Some(&n.inputs.fd),
+                            Mode::ReadRequest => Some(&n.read_inputs.fd),
+                            Mode::ConsensusFallback => None,
+                        };
+                        host::execute(
+                            &spec,
+                            NodeExec {
+                                index: i,
+                                public_key: &n.keys.public_key,
+                                private_key: &n.keys.private_key,
+                                observer,
+                                workdir,
+                                inputs,
+                                start_delay,
+                                npl: hub.zip(wake),
+                            },
+                        )
+                    }));
+                }
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(io::Error::other("node thread panicked")))
+                    })
+                    .collect()
+            })
+        };
+
+        let mut nodes = Vec::new();
+        for (i, r) in results.into_iter().enumerate() {
+            let mut report = r.map_err(io_err(format!("running node {i}")))?;
+            let Some(n) = rt.nodes.get(i) else { continue };
+            let Some(workdir) = workdirs.get(i) else {
+                continue;
+            };
+            match kind {
+                Mode::Consensus | Mode::ConsensusFallback => {
+                    if kind == Mode::Consensus && report.exit.engine_success() {
+                        report.post_exec =
+                            host::run_post_exec(workdir, rt.lcl_seq_no, &rt.lcl_hash);
+                    }
+                    report.state =
+                        Some(snapshot::snapshot(workdir).map_err(io_err("hashing state"))?);
+                }
+                Mode::ReadRequest => {
+                    let after = snapshot::snapshot(workdir).map_err(io_err("hashing state"))?;
+                    if let Some(b) = before.get(i) {
+                        let files = snapshot::changed(b, &after);
+                        if !files.is_empty() {
+                            report.hazards.push(Hazard::ReadOnlyWrite { files });
+                        }
+                    }
+                    let _ = fs::remove_dir_all(n.dir.join("ro"));
+                }
+            }
+            nodes.push(report);
+        }
+
+        // The engine frees consumed inputs once the round is done.
+        for (n, list) in rt.nodes.iter().zip(&node_users) {
+            let store = if kind == Mode::ReadRequest {
+                &n.read_inputs
+            } else {
+                &n.inputs
+            };
+            for u in list {
+                for &(off, len) in &u.inputs {
+                    store.punch(off, len);
+                }
+            }
+        }
+
+        let verdict = verdict(&nodes);
+        Ok(RoundReport {
+            number,
+            mode: kind,
+            lcl_seq_no: rt.lcl_seq_no,
+            lcl_hash: rt.lcl_hash.clone(),
+            timestamp,
+            rejected_inputs,
+            nodes,
+            verdict,
+            wall: round_start.elapsed(),
+        })
+    }
+}
+
+fn genesis_hash() -> String {
+    hex(&super::sha256::digest(b"hotpocket-sim genesis"))
+}

@@ -1,0 +1,60 @@
+//! A local HotPocket engine: runs contract binaries exactly as hpcore does,
+//! on one or many simulated nodes, round after round.
+//!
+//! The simulator spawns the contract as a real process and speaks the
+//! engine's protocol to it (PROTOCOL.md §1): the round's arguments as JSON on
+//! stdin (in either engine [`Variant`]), inputs in a memfd at 4096-aligned
+//! offsets, one stream socket per user, sequenced-packet sockets for control
+//! and NPL, `<node>/state` as working directory with `../patch.cfg`, only the
+//! configured environment, the exec timeout ending in SIGKILL, and the output
+//! byte limits. It reads outputs the way the engine does (128 KiB reads,
+//! 4-byte big-endian frames) and flags the engine's [`Hazard`]s when it sees
+//! them.
+//!
+//! A [`Cluster`] runs N nodes concurrently with NPL between them, chains the
+//! lcl across rounds, keeps each node's state directory, runs `post_exec.sh`
+//! as the engine does, and returns a [`RoundReport`] per round: per node the
+//! exit status, outputs per user, control messages, NPL traffic, stderr, a
+//! state hash and hazards, plus a [`Verdict`] saying whether all nodes agree or
+//! where they first differ.
+//!
+//! ```no_run
+//! use hotpocket::sim::{Cluster, cargo_bin};
+//! # fn main() -> Result<(), hotpocket::sim::SimError> {
+//! let mut cluster = Cluster::new(cargo_bin("counter")?).nodes(3).user("alice");
+//! cluster.input("alice", br#"{"Add":5}"#);
+//! let report = cluster.round()?;
+//! report.assert_agree().assert_outputs("alice", &["5"]);
+//! let read = cluster.read("alice", br#""Get""#)?;
+//! read.assert_agree();
+//! # Ok(()) }
+//! ```
+//!
+//! [`dev::main`] is the dev mode every `#[contract]` binary gets: run it from
+//! a terminal (or with `--dev`) to simulate itself and print a report.
+
+mod args;
+mod bins;
+mod cluster;
+mod config;
+pub mod dev;
+mod frame;
+mod host;
+mod keys;
+mod npl;
+mod report;
+mod sha256;
+mod snapshot;
+
+pub use bins::{cargo_bin, cargo_example};
+pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, SimError};
+pub use config::{ContractConfig, RoundLimits, Variant};
+pub use frame::READ_SIZE;
+pub use host::ArgsMap;
+pub use keys::KeyPair;
+pub use npl::NplFault;
+pub use report::{
+    ControlMeaning, ControlMessage, DiffAt, Difference, Exit, Hazard, HazardKind, Mode, NodeReport,
+    NplLost, NplReceived, PostExec, PostExecOutcome, RoundReport, StateSnapshot, Usage,
+    UserOutputs, Verdict, render_bytes,
+};

@@ -1,0 +1,255 @@
+//! NPL routing between the simulated nodes of one round.
+//!
+//! Like the engine, every NPL message a (non-observer) node's contract sends
+//! is offered to every UNL node, the sender included, tagged with the
+//! sender's public key. Delivery is best-effort, as in the engine: a message
+//! reaching a node whose contract is not running (not started yet, or already
+//! ended) is lost, and [`NplFault`]s can drop or delay messages on purpose.
+//! Each node's host writes its queue into its contract's NPL socket one
+//! message at a time, in arrival order; that order is what the report records.
+
+use std::collections::VecDeque;
+use std::os::unix::net::UnixDatagram;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::report::NplLost;
+
+/// A rule that drops or delays NPL messages. The first matching rule applies.
+///
+/// ```
+/// use hotpocket::sim::NplFault;
+/// use std::time::Duration;
+/// let lose_to_2 = NplFault::drop_to(2);
+/// let late_from_0 = NplFault::delay_to(1, Duration::from_millis(50)).from(0).in_round(2);
+/// # let _ = (lose_to_2, late_from_0);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NplFault {
+    from: Option<usize>,
+    to: Option<usize>,
+    round: Option<u64>,
+    action: FaultAction,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FaultAction {
+    Drop,
+    Delay(Duration),
+}
+
+impl NplFault {
+    /// Drop every message to node `to`.
+    pub fn drop_to(to: usize) -> Self {
+        NplFault {
+            from: None,
+            to: Some(to),
+            round: None,
+            action: FaultAction::Drop,
+        }
+    }
+
+    /// Drop every message, to every node.
+    pub fn drop_all() -> Self {
+        NplFault {
+            from: None,
+            to: None,
+            round: None,
+            action: FaultAction::Drop,
+        }
+    }
+
+    /// Deliver messages to node `to` only after `delay`.
+    pub fn delay_to(to: usize, delay: Duration) -> Self {
+        NplFault {
+            from: None,
+            to: Some(to),
+            round: None,
+            action: FaultAction::Delay(delay),
+        }
+    }
+
+    /// Only messages sent by node `from`.
+    pub fn from(mut self, from: usize) -> Self {
+        self.from = Some(from);
+        self
+    }
+
+    /// Only in the round with this [`number`](super::RoundReport::number).
+    pub fn in_round(mut self, number: u64) -> Self {
+        self.round = Some(number);
+        self
+    }
+
+    fn matches(&self, from: usize, to: usize, round: u64) -> bool {
+        self.from.is_none_or(|f| f == from)
+            && self.to.is_none_or(|t| t == to)
+            && self.round.is_none_or(|r| r == round)
+    }
+}
+
+/// A message waiting in a node's queue.
+#[derive(Clone, Debug)]
+pub(crate) struct Queued {
+    pub(crate) from: usize,
+    pub(crate) data: Arc<Vec<u8>>,
+    pub(crate) due: Instant,
+}
+
+#[derive(Default)]
+struct Mailbox {
+    running: bool,
+    queue: VecDeque<Queued>,
+    lost: Vec<NplLost>,
+}
+
+/// The shared NPL switchboard of one round.
+pub(crate) struct NplHub {
+    boxes: Mutex<Vec<Mailbox>>,
+    /// Sender ends of each node's wake-up socket.
+    wake: Vec<UnixDatagram>,
+    faults: Vec<NplFault>,
+    round: u64,
+    public_keys: Vec<String>,
+}
+
+impl NplHub {
+    /// A hub for nodes with these public keys; returns the receiver ends of
+    /// each node's wake-up socket (readable when its queue got a message).
+    pub(crate) fn new(
+        public_keys: Vec<String>,
+        faults: Vec<NplFault>,
+        round: u64,
+    ) -> std::io::Result<(NplHub, Vec<UnixDatagram>)> {
+        let mut wake = Vec::new();
+        let mut wake_rx = Vec::new();
+        for _ in &public_keys {
+            let (tx, rx) = UnixDatagram::pair()?;
+            tx.set_nonblocking(true)?;
+            rx.set_nonblocking(true)?;
+            wake.push(tx);
+            wake_rx.push(rx);
+        }
+        let boxes = Mutex::new(public_keys.iter().map(|_| Mailbox::default()).collect());
+        Ok((
+            NplHub {
+                boxes,
+                wake,
+                faults,
+                round,
+                public_keys,
+            },
+            wake_rx,
+        ))
+    }
+
+    fn boxes(&self) -> MutexGuard<'_, Vec<Mailbox>> {
+        // A panic in another node's thread must not hide this node's report.
+        self.boxes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The public key of node `i` (the first packet of each delivered message).
+    pub(crate) fn public_key(&self, i: usize) -> &str {
+        self.public_keys.get(i).map_or("", String::as_str)
+    }
+
+    /// Node `i`'s contract started (`true`) or ended (`false`). Ending moves
+    /// whatever is still queued to the lost list.
+    pub(crate) fn set_running(&self, i: usize, running: bool) {
+        let mut boxes = self.boxes();
+        if let Some(b) = boxes.get_mut(i) {
+            b.running = running;
+            if !running {
+                let left: Vec<Queued> = b.queue.drain(..).collect();
+                for q in left {
+                    b.lost.push(NplLost {
+                        from: q.from,
+                        to: i,
+                        len: q.data.len(),
+                        reason: "the receiver's contract ended before delivery".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Offers node `from`'s message to every node.
+    pub(crate) fn broadcast(&self, from: usize, data: Vec<u8>) {
+        let data = Arc::new(data);
+        let now = Instant::now();
+        let mut boxes = self.boxes();
+        for (to, b) in boxes.iter_mut().enumerate() {
+            let rule = self.faults.iter().find(|f| f.matches(from, to, self.round));
+            let lost = |reason: &str| NplLost {
+                from,
+                to,
+                len: data.len(),
+                reason: reason.into(),
+            };
+            let due = match rule.map(|r| r.action) {
+                Some(FaultAction::Drop) => {
+                    b.lost.push(lost("dropped by an NplFault"));
+                    continue;
+                }
+                Some(FaultAction::Delay(d)) => now + d,
+                None => now,
+            };
+            if !b.running {
+                b.lost.push(lost("the receiver's contract was not running"));
+                continue;
+            }
+            b.queue.push_back(Queued {
+                from,
+                data: Arc::clone(&data),
+                due,
+            });
+            if let Some(w) = self.wake.get(to) {
+                // A full wake socket already means "wake up"; nothing to do on error.
+                let _ = w.send(&[1]);
+            }
+        }
+    }
+
+    /// The first message (in arrival order) for node `i` that is due by
+    /// `now`, if any. A delayed message does not hold back later ones.
+    pub(crate) fn pop_due(&self, i: usize, now: Instant) -> Option<Queued> {
+        let mut boxes = self.boxes();
+        let b = boxes.get_mut(i)?;
+        let pos = b.queue.iter().position(|q| q.due <= now)?;
+        b.queue.remove(pos)
+    }
+
+    /// When node `i`'s earliest queued message becomes due.
+    pub(crate) fn next_due(&self, i: usize) -> Option<Instant> {
+        self.boxes()
+            .get(i)
+            .and_then(|b| b.queue.iter().map(|q| q.due).min())
+    }
+
+    /// Puts a message back at the head of node `i`'s queue (the socket was full).
+    pub(crate) fn push_front(&self, i: usize, q: Queued) {
+        if let Some(b) = self.boxes().get_mut(i) {
+            b.queue.push_front(q);
+        }
+    }
+
+    /// Records a message for node `i` as lost.
+    pub(crate) fn lose(&self, i: usize, q: &Queued, reason: &str) {
+        if let Some(b) = self.boxes().get_mut(i) {
+            b.lost.push(NplLost {
+                from: q.from,
+                to: i,
+                len: q.data.len(),
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// Node `i`'s lost messages (call after the round).
+    pub(crate) fn take_lost(&self, i: usize) -> Vec<NplLost> {
+        self.boxes()
+            .get_mut(i)
+            .map(|b| std::mem::take(&mut b.lost))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,823 @@
+//! What a simulated round produced: per node, and a verdict over nodes.
+//!
+//! Everything here is ordered deterministically (nodes by index, users by
+//! public key, files by path, NPL by delivery order), so two runs of a
+//! deterministic contract give equal reports apart from timing and resource
+//! usage, which are kept in their own fields and never enter the verdict.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+pub use crate::args::Mode;
+
+/// Human wording of a round's mode in reports.
+pub(crate) fn mode_text(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Consensus => "consensus",
+        Mode::ReadRequest => "read request",
+        Mode::ConsensusFallback => "consensus fallback",
+    }
+}
+
+/// How the contract process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code (the engine counts any code as success).
+    Code(i32),
+    /// It was ended by this signal (the engine: "ended prematurely").
+    Signal(i32),
+    /// It could not be started (spawn failed); the message is in `stderr`.
+    NotStarted,
+}
+
+impl Exit {
+    /// True when the engine would count the execution as successful (`WIFEXITED`).
+    pub fn engine_success(self) -> bool {
+        matches!(self, Exit::Code(_))
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit {c}"),
+            Exit::Signal(s) => write!(f, "killed by {}", signal_name(*s)),
+            Exit::NotStarted => f.write_str("not started"),
+        }
+    }
+}
+
+pub(crate) fn signal_name(sig: i32) -> String {
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_owned(),
+        Err(_) => format!("signal {sig}"),
+    }
+}
+
+/// CPU and memory the contract process used (from `wait4`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// User CPU time.
+    pub user_cpu: Duration,
+    /// System CPU time.
+    pub sys_cpu: Duration,
+    /// Peak resident set size in KiB.
+    pub max_rss_kib: u64,
+}
+
+/// One user's outputs on one node, in emission order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserOutputs {
+    /// The user's name in the cluster.
+    pub user: String,
+    /// The user's public key.
+    pub public_key: String,
+    /// The messages as the engine would deliver them (a cut-short last
+    /// message included, as the engine does).
+    pub messages: Vec<Vec<u8>>,
+}
+
+/// A control message the contract sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlMessage {
+    /// The packet's bytes (at most 128 KiB: the engine reads no more).
+    pub raw: Vec<u8>,
+    /// What the engine makes of it.
+    pub meaning: ControlMeaning,
+}
+
+/// How the engine interprets a control message (`sc.cpp handle_control_msg`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlMeaning {
+    /// A well-formed `peer_changeset`. The engine applies it only when peer
+    /// discovery is disabled (it is enabled by default).
+    PeerChangeset {
+        /// Peers to add (`host:port`).
+        add: Vec<String>,
+        /// Peers to remove; `None` for `"*"` (remove all, then add).
+        remove: Option<Vec<String>>,
+    },
+    /// Ignored by the engine, with the reason.
+    Ignored(String),
+}
+
+/// An NPL message as one node's contract received it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NplReceived {
+    /// The sending node's index.
+    pub from: usize,
+    /// The sending node's public key (what the engine writes as the first packet).
+    pub public_key: String,
+    /// The payload (the second packet).
+    pub data: Vec<u8>,
+}
+
+/// An NPL message that did not reach a node's contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NplLost {
+    /// The sending node's index.
+    pub from: usize,
+    /// The intended receiver's index.
+    pub to: usize,
+    /// Payload length.
+    pub len: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// What happened with `post_exec.sh` (PROTOCOL.md §1.8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostExec {
+    /// How the script ended.
+    pub exit: Exit,
+    /// The engine's reading of it.
+    pub outcome: PostExecOutcome,
+    /// The script's stdout and stderr, concatenated.
+    pub output: Vec<u8>,
+}
+
+/// The engine's reading of a `post_exec.sh` run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostExecOutcome {
+    /// Exit 0: success; the engine deletes the script.
+    Deleted,
+    /// Exit 3–125: success; the script stays and runs again next round.
+    Kept,
+    /// Exit 1, 2, 126–255 or a signal: failure. The engine drops this node's
+    /// round results (`execute_contract` returns -1).
+    Failed,
+}
+
+/// The state directory after a round: a hash per file and one over them all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateSnapshot {
+    /// SHA-256 (hex) over the sorted entries below.
+    pub hash: String,
+    /// Relative path → entry digest (`file:<sha256>`, `exec:<sha256>`, `dir`, `link:<target>`).
+    pub files: BTreeMap<String, String>,
+}
+
+/// A behaviour the engine handles badly or differently from what a contract
+/// author likely expects. Each names where it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hazard {
+    /// A user output length header straddled two 128 KiB reads; the engine
+    /// mis-frames the rest of that user's outputs.
+    SplitLengthHeader {
+        /// The user's name.
+        user: String,
+        /// Index of the message whose header was split.
+        message: usize,
+    },
+    /// An NPL packet larger than 128 KiB: the engine truncates it.
+    OversizedNplPacket {
+        /// The packet's real size.
+        bytes: usize,
+    },
+    /// A control packet larger than 128 KiB: the engine truncates it.
+    OversizedControlPacket {
+        /// The packet's real size.
+        bytes: usize,
+    },
+    /// An empty NPL packet: the engine reads it as nothing and never sends it.
+    EmptyNplPacket,
+    /// The args JSON is larger than a pipe (64 KiB): the engine writes it in
+    /// one blocking `write()` before exec, which deadlocks.
+    ArgsExceedPipe {
+        /// The JSON's size.
+        bytes: usize,
+    },
+    /// The contract died by a signal: the engine counts the run as failed and
+    /// skips `post_exec.sh`.
+    KilledBySignal {
+        /// The signal number.
+        signal: i32,
+    },
+    /// The contract ran past its time limit and was SIGKILLed.
+    Timeout {
+        /// The limit in ms.
+        limit_ms: u64,
+    },
+    /// The contract's last output message to a user was cut short; the engine
+    /// still delivers the partial bytes as an output.
+    IncompleteOutput {
+        /// The user's name.
+        user: String,
+        /// Declared length.
+        declared: u32,
+        /// Bytes received.
+        received: usize,
+    },
+    /// A user's outputs exceeded `user_output_bytes`: the engine closed that
+    /// socket and the contract's further writes fail.
+    UserOutputLimit {
+        /// The user's name.
+        user: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// NPL output exceeded `npl_output_bytes`: the engine closed its NPL
+    /// socket; the packet that crossed the limit and all later ones are lost.
+    NplOutputLimit {
+        /// The limit.
+        limit: u64,
+    },
+    /// After the NPL limit closed the socket, an incoming NPL message could
+    /// not be written: the engine ends the round and SIGKILLs the contract.
+    NplWriteFailed,
+    /// A read request changed the state directory; the engine's read-only
+    /// session refuses such writes.
+    ReadOnlyWrite {
+        /// The changed paths.
+        files: Vec<String>,
+    },
+    /// A control message the engine rejects as broken: not JSON, no string
+    /// `type`, or a malformed peer changeset. (Unknown types are ignored
+    /// silently, by the engine and here: they are only listed in `control`.)
+    IgnoredControlMessage {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The kind of a [`Hazard`], for matching in tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum HazardKind {
+    SplitLengthHeader,
+    OversizedNplPacket,
+    OversizedControlPacket,
+    EmptyNplPacket,
+    ArgsExceedPipe,
+    KilledBySignal,
+    Timeout,
+    IncompleteOutput,
+    UserOutputLimit,
+    NplOutputLimit,
+    NplWriteFailed,
+    ReadOnlyWrite,
+    IgnoredControlMessage,
+}
+
+impl Hazard {
+    /// This hazard's kind.
+    pub fn kind(&self) -> HazardKind {
+        match self {
+            Hazard::SplitLengthHeader { .. } => HazardKind::SplitLengthHeader,
+            Hazard::OversizedNplPacket { .. } => HazardKind::OversizedNplPacket,
+            Hazard::OversizedControlPacket { .. } => HazardKind::OversizedControlPacket,
+            Hazard::EmptyNplPacket => HazardKind::EmptyNplPacket,
+            Hazard::ArgsExceedPipe { .. } => HazardKind::ArgsExceedPipe,
+            Hazard::KilledBySignal { .. } => HazardKind::KilledBySignal,
+            Hazard::Timeout { .. } => HazardKind::Timeout,
+            Hazard::IncompleteOutput { .. } => HazardKind::IncompleteOutput,
+            Hazard::UserOutputLimit { .. } => HazardKind::UserOutputLimit,
+            Hazard::NplOutputLimit { .. } => HazardKind::NplOutputLimit,
+            Hazard::NplWriteFailed => HazardKind::NplWriteFailed,
+            Hazard::ReadOnlyWrite { .. } => HazardKind::ReadOnlyWrite,
+            Hazard::IgnoredControlMessage { .. } => HazardKind::IgnoredControlMessage,
+        }
+    }
+}
+
+impl fmt::Display for Hazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hazard::SplitLengthHeader { user, message } => write!(
+                f,
+                "output #{message} to {user}: its 4-byte length header straddled two 128 KiB reads; \
+                 the engine mis-frames this user's outputs from here on (write each message with one writev)"
+            ),
+            Hazard::OversizedNplPacket { bytes } => write!(
+                f,
+                "NPL packet of {bytes} bytes: the engine reads at most 131072 bytes and drops the rest"
+            ),
+            Hazard::OversizedControlPacket { bytes } => write!(
+                f,
+                "control packet of {bytes} bytes: the engine reads at most 131072 bytes and drops the rest"
+            ),
+            Hazard::EmptyNplPacket => {
+                f.write_str("empty NPL packet: the engine reads it as nothing; it is never broadcast")
+            }
+            Hazard::ArgsExceedPipe { bytes } => write!(
+                f,
+                "round arguments are {bytes} bytes, more than a pipe holds (65536): the engine writes them \
+                 before exec in one blocking write and deadlocks (too many users or inputs in one round)"
+            ),
+            Hazard::KilledBySignal { signal } => write!(
+                f,
+                "contract died by {}: the engine counts the run as failed and skips post_exec.sh",
+                signal_name(*signal)
+            ),
+            Hazard::Timeout { limit_ms } => write!(
+                f,
+                "contract still running after {limit_ms} ms: SIGKILLed (exec timeout); post_exec.sh skipped"
+            ),
+            Hazard::IncompleteOutput { user, declared, received } => write!(
+                f,
+                "last output to {user} declared {declared} bytes but only {received} arrived; \
+                 the engine delivers the partial message"
+            ),
+            Hazard::UserOutputLimit { user, limit } => write!(
+                f,
+                "outputs to {user} exceeded user_output_bytes ({limit}): the engine closed the socket; \
+                 later writes fail"
+            ),
+            Hazard::NplOutputLimit { limit } => write!(
+                f,
+                "NPL output exceeded npl_output_bytes ({limit}): the engine closed the NPL socket; \
+                 that packet and later ones are lost"
+            ),
+            Hazard::NplWriteFailed => f.write_str(
+                "an NPL message arrived after the engine closed its NPL socket: the engine's write failed, \
+                 ending the round and SIGKILLing the contract",
+            ),
+            Hazard::ReadOnlyWrite { files } => write!(
+                f,
+                "read request changed the state ({}); the engine's read-only session refuses writes",
+                files.join(", ")
+            ),
+            Hazard::IgnoredControlMessage { reason } => {
+                write!(f, "control message ignored by the engine: {reason}")
+            }
+        }
+    }
+}
+
+/// What one node did in one round.
+#[derive(Clone, Debug)]
+pub struct NodeReport {
+    /// Node index (0-based).
+    pub index: usize,
+    /// The node's public key.
+    pub public_key: String,
+    /// Whether the node is an observer (sends no NPL).
+    pub observer: bool,
+    /// How the contract process ended.
+    pub exit: Exit,
+    /// Users' outputs, by user public key (every user of the round, even without outputs).
+    pub outputs: Vec<UserOutputs>,
+    /// Control messages, in order.
+    pub control: Vec<ControlMessage>,
+    /// NPL payloads the contract sent, in order (those the engine broadcast).
+    pub npl_sent: Vec<Vec<u8>>,
+    /// NPL messages written to the contract, in delivery order.
+    pub npl_received: Vec<NplReceived>,
+    /// NPL messages meant for this node that it never got.
+    pub npl_lost: Vec<NplLost>,
+    /// The contract's stdout.
+    pub stdout: Vec<u8>,
+    /// The contract's stderr.
+    pub stderr: Vec<u8>,
+    /// The state directory after the round (and after `post_exec.sh`);
+    /// `None` for read requests, whose changes the engine discards.
+    pub state: Option<StateSnapshot>,
+    /// The `post_exec.sh` run, if the engine would run it this round.
+    pub post_exec: Option<PostExec>,
+    /// Engine hazards seen on this node.
+    pub hazards: Vec<Hazard>,
+    /// The args JSON written on stdin.
+    pub args_json: String,
+    /// fds leaked into the contract besides the protocol's own.
+    pub leaked_fds: Vec<i32>,
+    /// CPU and memory of the contract process.
+    pub usage: Usage,
+    /// Wall time from spawn to the end of the host's loop.
+    pub wall: Duration,
+}
+
+impl NodeReport {
+    /// The messages this node's contract sent to `user` (by name or public key).
+    pub fn outputs_to(&self, user: &str) -> &[Vec<u8>] {
+        self.outputs
+            .iter()
+            .find(|u| u.user == user || u.public_key == user)
+            .map(|u| u.messages.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Like [`outputs_to`](Self::outputs_to), as lossy UTF-8 text.
+    pub fn output_strings(&self, user: &str) -> Vec<String> {
+        self.outputs_to(user)
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect()
+    }
+
+    /// True if a hazard of this kind was seen.
+    pub fn has_hazard(&self, kind: HazardKind) -> bool {
+        self.hazards.iter().any(|h| h.kind() == kind)
+    }
+
+    /// The engine would discard this node's round results (a failed `post_exec.sh`).
+    pub fn results_discarded(&self) -> bool {
+        matches!(&self.post_exec, Some(p) if p.outcome == PostExecOutcome::Failed)
+    }
+}
+
+/// Where two nodes first differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiffAt {
+    /// The contract ended differently.
+    Exit,
+    /// A different number of outputs to a user.
+    OutputCount {
+        /// The user's name.
+        user: String,
+    },
+    /// A different output message.
+    Output {
+        /// The user's name.
+        user: String,
+        /// The message index.
+        index: usize,
+    },
+    /// A state file differs (or exists on one node only).
+    File {
+        /// The path relative to the state directory.
+        path: String,
+    },
+    /// `post_exec.sh` ended differently.
+    PostExec,
+}
+
+impl fmt::Display for DiffAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiffAt::Exit => f.write_str("exit status"),
+            DiffAt::OutputCount { user } => write!(f, "number of outputs to {user}"),
+            DiffAt::Output { user, index } => write!(f, "output #{index} to {user}"),
+            DiffAt::File { path } => write!(f, "state file {path}"),
+            DiffAt::PostExec => f.write_str("post_exec.sh outcome"),
+        }
+    }
+}
+
+/// The first difference between node 0 and another node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// The node that differs from node 0.
+    pub node: usize,
+    /// What differs.
+    pub at: DiffAt,
+    /// Node 0's value, rendered as text (hex if not UTF-8).
+    pub expected: String,
+    /// The other node's value.
+    pub found: String,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "node {} differs from node 0 at {}: node 0 has {}, node {} has {}",
+            self.node, self.at, self.expected, self.node, self.found
+        )
+    }
+}
+
+/// Whether the nodes agree: same exit, same outputs per user, same state
+/// files, same `post_exec.sh` outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// All nodes agree.
+    Agree,
+    /// The first difference found (nodes in order, then exit, outputs by user,
+    /// state files by path, post_exec).
+    Differ(Difference),
+}
+
+impl Verdict {
+    /// True for [`Verdict::Agree`].
+    pub fn agrees(&self) -> bool {
+        matches!(self, Verdict::Agree)
+    }
+}
+
+/// Renders bytes for a report: quoted text if UTF-8 without control
+/// characters, otherwise hex; long values are shortened.
+pub fn render_bytes(bytes: &[u8]) -> String {
+    const MAX: usize = 200;
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+            let mut out: String = s.chars().take(MAX).collect();
+            if s.chars().count() > MAX {
+                out.push_str("...");
+            }
+            format!("{out:?}")
+        }
+        _ => {
+            let shown = bytes.get(..MAX / 2).unwrap_or(bytes);
+            let dots = if bytes.len() > shown.len() { "..." } else { "" };
+            format!(
+                "0x{}{dots} ({} bytes)",
+                super::sha256::hex(shown),
+                bytes.len()
+            )
+        }
+    }
+}
+
+/// Compares every node with node 0.
+pub(crate) fn verdict(nodes: &[NodeReport]) -> Verdict {
+    let Some((first, rest)) = nodes.split_first() else {
+        return Verdict::Agree;
+    };
+    for other in rest {
+        if let Some(d) = first_difference(first, other) {
+            return Verdict::Differ(d);
+        }
+    }
+    Verdict::Agree
+}
+
+fn first_difference(a: &NodeReport, b: &NodeReport) -> Option<Difference> {
+    let diff = |at, expected: String, found: String| {
+        Some(Difference {
+            node: b.index,
+            at,
+            expected,
+            found,
+        })
+    };
+    if a.exit != b.exit {
+        return diff(DiffAt::Exit, a.exit.to_string(), b.exit.to_string());
+    }
+    let empty = Vec::new();
+    for ua in &a.outputs {
+        let mb = b
+            .outputs
+            .iter()
+            .find(|u| u.public_key == ua.public_key)
+            .map(|u| &u.messages)
+            .unwrap_or(&empty);
+        for (index, (x, y)) in ua.messages.iter().zip(mb).enumerate() {
+            if x != y {
+                return diff(
+                    DiffAt::Output {
+                        user: ua.user.clone(),
+                        index,
+                    },
+                    render_bytes(x),
+                    render_bytes(y),
+                );
+            }
+        }
+        if ua.messages.len() != mb.len() {
+            return diff(
+                DiffAt::OutputCount {
+                    user: ua.user.clone(),
+                },
+                ua.messages.len().to_string(),
+                mb.len().to_string(),
+            );
+        }
+    }
+    if let (Some(sa), Some(sb)) = (&a.state, &b.state)
+        && sa.hash != sb.hash
+    {
+        let paths: std::collections::BTreeSet<&String> =
+            sa.files.keys().chain(sb.files.keys()).collect();
+        for path in paths {
+            let (x, y) = (sa.files.get(path), sb.files.get(path));
+            if x != y {
+                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(missing)".into());
+                return diff(DiffAt::File { path: path.clone() }, show(x), show(y));
+            }
+        }
+    }
+    let pe = |p: &Option<PostExec>| match p {
+        None => "not run".to_owned(),
+        Some(p) => format!("{} ({:?})", p.exit, p.outcome),
+    };
+    if pe(&a.post_exec) != pe(&b.post_exec) {
+        return diff(DiffAt::PostExec, pe(&a.post_exec), pe(&b.post_exec));
+    }
+    None
+}
+
+/// One round over the whole cluster.
+#[derive(Clone, Debug)]
+pub struct RoundReport {
+    /// 1-based count of executions run by the cluster so far (all kinds).
+    pub number: u64,
+    /// The kind of round.
+    pub mode: Mode,
+    /// lcl sequence number handed to the contract (the current one for read requests).
+    pub lcl_seq_no: u64,
+    /// lcl hash (hex).
+    pub lcl_hash: String,
+    /// The `timestamp` handed to the contract (0 for read requests).
+    pub timestamp: u64,
+    /// Inputs the engine would reject (over `user_input_bytes`): (user, index, length).
+    pub rejected_inputs: Vec<(String, usize, usize)>,
+    /// Per node, by index.
+    pub nodes: Vec<NodeReport>,
+    /// Agreement over nodes.
+    pub verdict: Verdict,
+    /// Wall time of the whole round.
+    pub wall: Duration,
+}
+
+// The assert_* helpers exist to panic with a readable report, in tests.
+#[allow(clippy::panic)]
+impl RoundReport {
+    /// Node `i`'s report. Panics if there is no such node (tests only).
+    pub fn node(&self, i: usize) -> &NodeReport {
+        match self.nodes.get(i) {
+            Some(n) => n,
+            None => panic!("no node {i} in a cluster of {}", self.nodes.len()),
+        }
+    }
+
+    /// Node 0's outputs to `user` as text (use after [`assert_agree`](Self::assert_agree)).
+    pub fn outputs(&self, user: &str) -> Vec<String> {
+        self.nodes
+            .first()
+            .map(|n| n.output_strings(user))
+            .unwrap_or_default()
+    }
+
+    /// Node 0's state hash, if the round kept state.
+    pub fn state_hash(&self) -> Option<&str> {
+        self.nodes
+            .first()
+            .and_then(|n| n.state.as_ref())
+            .map(|s| s.hash.as_str())
+    }
+
+    /// True if any node saw a hazard of this kind.
+    pub fn has_hazard(&self, kind: HazardKind) -> bool {
+        self.nodes.iter().any(|n| n.has_hazard(kind))
+    }
+
+    /// All hazards, with the node index.
+    pub fn hazards(&self) -> Vec<(usize, &Hazard)> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.hazards.iter().map(move |h| (n.index, h)))
+            .collect()
+    }
+
+    /// Panics with the report unless all nodes agree.
+    #[track_caller]
+    pub fn assert_agree(&self) -> &Self {
+        if let Verdict::Differ(d) = &self.verdict {
+            panic!("nodes disagree: {d}\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics with the report if all nodes agree.
+    #[track_caller]
+    pub fn assert_disagree(&self) -> &Self {
+        if self.verdict.agrees() {
+            panic!("expected the nodes to disagree, but they agree\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless every node sent exactly these outputs to `user`.
+    #[track_caller]
+    pub fn assert_outputs(&self, user: &str, expected: &[&str]) -> &Self {
+        for n in &self.nodes {
+            let got = n.output_strings(user);
+            if got != expected {
+                panic!(
+                    "node {}: outputs to {user} are {got:?}, expected {expected:?}\n\n{self}",
+                    n.index
+                );
+            }
+        }
+        self
+    }
+
+    /// Panics unless some node saw a hazard of this kind.
+    #[track_caller]
+    pub fn assert_hazard(&self, kind: HazardKind) -> &Self {
+        if !self.has_hazard(kind) {
+            panic!("expected a {kind:?} hazard\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics if any node saw a hazard.
+    #[track_caller]
+    pub fn assert_no_hazards(&self) -> &Self {
+        if !self.hazards().is_empty() {
+            panic!("expected no hazards\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless every contract exited with code 0.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        for n in &self.nodes {
+            if n.exit != Exit::Code(0) {
+                panic!("node {}: {}\n\n{self}", n.index, n.exit);
+            }
+        }
+        self
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+impl fmt::Display for RoundReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mode {
+            Mode::ReadRequest => writeln!(f, "round {}: read request", self.number)?,
+            mode => writeln!(
+                f,
+                "round {}: {}, lcl {}-{}, timestamp {}",
+                self.number,
+                mode_text(mode),
+                self.lcl_seq_no,
+                &self.lcl_hash[..self.lcl_hash.len().min(16)],
+                self.timestamp
+            )?,
+        }
+        for (user, index, len) in &self.rejected_inputs {
+            writeln!(
+                f,
+                "  input #{index} of {user} ({len} bytes) rejected: over user_input_bytes"
+            )?;
+        }
+        for n in &self.nodes {
+            let role = if n.observer { " (observer)" } else { "" };
+            writeln!(
+                f,
+                "  node {}{role} {}: {}, {} wall, {} cpu, {} KiB max RSS",
+                n.index,
+                &n.public_key[..n.public_key.len().min(12)],
+                n.exit,
+                ms(n.wall),
+                ms(n.usage.user_cpu + n.usage.sys_cpu),
+                n.usage.max_rss_kib
+            )?;
+            for u in &n.outputs {
+                if u.messages.is_empty() {
+                    writeln!(f, "    -> {}: (no outputs)", u.user)?;
+                }
+                for m in &u.messages {
+                    writeln!(f, "    -> {}: {}", u.user, render_bytes(m))?;
+                }
+            }
+            for c in &n.control {
+                match &c.meaning {
+                    ControlMeaning::PeerChangeset { add, remove } => {
+                        let remove = remove
+                            .as_ref()
+                            .map_or_else(|| "*".to_owned(), |r| format!("{r:?}"));
+                        writeln!(f, "    control: peer changeset add {add:?} remove {remove}")?
+                    }
+                    // Unknown types (the runtime's `contract_end`) would be noise here.
+                    ControlMeaning::Ignored(why) if why.starts_with("unknown type") => {}
+                    ControlMeaning::Ignored(why) => {
+                        writeln!(f, "    control: {} (ignored: {why})", render_bytes(&c.raw))?
+                    }
+                }
+            }
+            if !n.npl_sent.is_empty() || !n.npl_received.is_empty() || !n.npl_lost.is_empty() {
+                writeln!(
+                    f,
+                    "    npl: sent {}, received {} (from nodes {:?}), lost {}",
+                    n.npl_sent.len(),
+                    n.npl_received.len(),
+                    n.npl_received.iter().map(|m| m.from).collect::<Vec<_>>(),
+                    n.npl_lost.len()
+                )?;
+            }
+            if let Some(s) = &n.state {
+                writeln!(
+                    f,
+                    "    state: {} ({} entries)",
+                    &s.hash[..s.hash.len().min(16)],
+                    s.files.len()
+                )?;
+            }
+            if let Some(p) = &n.post_exec {
+                writeln!(f, "    post_exec.sh: {} -> {:?}", p.exit, p.outcome)?;
+            }
+            for h in &n.hazards {
+                writeln!(f, "    HAZARD: {h}")?;
+            }
+            let stderr = String::from_utf8_lossy(&n.stderr);
+            for line in stderr.lines().take(20) {
+                writeln!(f, "    stderr| {line}")?;
+            }
+        }
+        match &self.verdict {
+            Verdict::Agree if self.nodes.len() > 1 => {
+                writeln!(f, "  verdict: all {} nodes agree", self.nodes.len())?
+            }
+            Verdict::Agree => {}
+            Verdict::Differ(d) => writeln!(f, "  verdict: DISAGREE: {d}")?,
+        }
+        write!(f, "  round wall time {}", ms(self.wall))
+    }
+}

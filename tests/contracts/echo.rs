@@ -1,0 +1,62 @@
+//! Raw echo contract: echoes every input as `echo:<input>`, keeps a count of
+//! inputs in `count.txt`, and, with `NPL_EXCHANGE=1`, sends one NPL message
+//! and reports which nodes it heard from. `ECHO_META=1` first sends each user
+//! a line describing the round.
+
+mod raw;
+
+use std::time::Duration;
+
+fn main() {
+    let ctx = raw::read_args();
+    let users = ctx.users();
+    eprintln!("echo: {} users", users.len());
+    if ctx.fallback() {
+        let n = ctx.args["non_consensus_rounds"].as_u64().unwrap_or(0);
+        std::fs::write("fallback.txt", format!("{n} {}\n", ctx.args["user_in_fd"])).expect("write");
+    }
+    let meta = std::env::var("ECHO_META").is_ok();
+    let mut count: u64 = std::fs::read_to_string("count.txt")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    for (_, fd, inputs) in &users {
+        if meta {
+            let line = format!(
+                "meta:readonly={} seq={} ts={} hp={} cwd_state={} patch={}",
+                ctx.read_only(),
+                ctx.args["lcl_seq_no"],
+                ctx.args["timestamp"],
+                ctx.str("hp_version"),
+                std::env::current_dir()
+                    .map(|d| d.ends_with("state"))
+                    .unwrap_or(false),
+                std::path::Path::new("../patch.cfg").exists(),
+            );
+            raw::send(*fd, line.as_bytes()).expect("send");
+        }
+        for input in inputs {
+            let mut out = b"echo:".to_vec();
+            out.extend_from_slice(input);
+            raw::send(*fd, &out).expect("send");
+            count += 1;
+        }
+    }
+    if !ctx.read_only() {
+        std::fs::write("count.txt", format!("{count}\n")).expect("write count");
+    }
+    if let (Some(npl), true) = (ctx.npl_fd(), std::env::var("NPL_EXCHANGE").is_ok()) {
+        let me = ctx.str("public_key").to_owned();
+        raw::packet(npl, format!("hello from {}", &me[..10]).as_bytes()).expect("npl send");
+        let timeout = std::env::var("NPL_TIMEOUT_MS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3000);
+        let got = raw::npl_collect(npl, ctx.unl_count(), Duration::from_millis(timeout));
+        let mut from: Vec<String> = got.iter().map(|(k, _)| k[..10].to_owned()).collect();
+        from.sort();
+        for (_, fd, _) in &users {
+            raw::send(*fd, format!("npl:{}", from.join(",")).as_bytes()).expect("send");
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Dev mode's command line and report, driven against the raw echo contract.
+
+use hotpocket::sim::dev;
+
+fn run(args: &[&str]) -> (i32, String) {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let mut out = Vec::new();
+    let code = dev::run(env!("CARGO_BIN_EXE_test-echo").as_ref(), &args, &mut out);
+    (code, String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn report_for_inputs_rounds_reads_and_fallback() {
+    let file = std::env::temp_dir().join(format!("hp-sim-dev-input-{}", std::process::id()));
+    std::fs::write(&file, "from a file").unwrap();
+    let (code, out) = run(&[
+        "--dev",
+        "--nodes",
+        "3",
+        "--input",
+        "alice:hello",
+        "--input-json",
+        r#"bob:{"Add":5}"#,
+        &format!("--input-file=alice:{}", file.display()),
+        "--rounds",
+        "2",
+        "--read",
+        "bob:q",
+        "--fallback",
+    ]);
+    let _ = std::fs::remove_file(file);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with(
+            "hotpocket dev mode: test-echo on 3 nodes, engine variant mode (hp_version 0.6.5)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("-> alice: \"echo:hello\""), "{out}");
+    assert!(out.contains("-> alice: \"echo:from a file\""), "{out}");
+    assert!(out.contains(r#"-> bob: "echo:{\"Add\":5}""#), "{out}");
+    assert!(out.contains("round 3: read request"), "{out}");
+    assert!(out.contains("-> bob: \"echo:q\""), "{out}");
+    assert!(out.contains("round 4: consensus fallback"), "{out}");
+    assert!(out.contains("verdict: all 3 nodes agree"), "{out}");
+    assert!(out.contains("summary: 4 executions in"), "{out}");
+    assert!(out.contains("all nodes agree; 0 hazards; state "), "{out}");
+}
+
+#[test]
+fn disagreement_sets_the_exit_code() {
+    let (code, out) = run(&[
+        "--nodes",
+        "2",
+        "--env",
+        "NPL_EXCHANGE=1",
+        "--env",
+        "NPL_TIMEOUT_MS=300",
+        "--drop-npl-to",
+        "1",
+        "--user",
+        "alice",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("verdict: DISAGREE: node 1 differs from node 0 at output #0 to alice"),
+        "{out}"
+    );
+    assert!(out.contains("nodes DISAGREE in round [1]"), "{out}");
+}
+
+#[test]
+fn keep_state_and_verbose() {
+    let dir = std::env::temp_dir().join(format!("hp-sim-dev-keep-{}", std::process::id()));
+    let (code, out) = run(&[
+        "--input",
+        "alice:x",
+        "--keep-state",
+        dir.to_str().unwrap(),
+        "--verbose",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("node 0 args: {\"hp_version\":\"0.6.4\""),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("node directories kept in {}", dir.display())),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("node0/state/count.txt")).unwrap(),
+        "1\n"
+    );
+    assert!(dir.join("node0/patch.cfg").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let (code, out) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--input-json USER:JSON") && out.contains("--keep-state DIR"));
+    let (code, out) = run(&["--rounds", "many"]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("error: --rounds expects a number, got \"many\""),
+        "{out}"
+    );
+}

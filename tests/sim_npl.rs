@@ -1,0 +1,148 @@
+//! NPL between simulated nodes: self-delivery, sender tags, loss, delay,
+//! observers and late starters.
+
+use std::time::Duration;
+
+use hotpocket::sim::{Cluster, DiffAt, NplFault, Verdict};
+
+const ECHO: &str = env!("CARGO_BIN_EXE_test-echo");
+
+fn exchange(nodes: usize) -> Cluster {
+    Cluster::new(ECHO)
+        .nodes(nodes)
+        .user("alice")
+        .env("NPL_EXCHANGE", "1")
+}
+
+fn prefix(c: &Cluster, i: usize) -> String {
+    c.node_keys(i).public_key[..10].to_owned()
+}
+
+#[test]
+fn every_node_hears_everyone_including_itself() {
+    let mut c = exchange(3);
+    let r = c.round().unwrap();
+    r.assert_agree().assert_no_hazards();
+    let mut all: Vec<String> = (0..3).map(|i| prefix(&c, i)).collect();
+    all.sort();
+    r.assert_outputs("alice", &[&format!("npl:{}", all.join(","))]);
+    for n in &r.nodes {
+        assert_eq!(n.npl_sent.len(), 1);
+        let mut from: Vec<usize> = n.npl_received.iter().map(|m| m.from).collect();
+        from.sort();
+        assert_eq!(from, [0, 1, 2], "node {}", n.index);
+        for m in &n.npl_received {
+            assert_eq!(m.public_key, c.node_keys(m.from).public_key);
+            assert_eq!(
+                m.data,
+                format!("hello from {}", prefix(&c, m.from)).into_bytes()
+            );
+        }
+        assert!(n.npl_lost.is_empty());
+    }
+}
+
+#[test]
+fn dropped_messages_make_nodes_disagree() {
+    let mut c = exchange(3)
+        .env("NPL_TIMEOUT_MS", "400")
+        .npl_fault(NplFault::drop_to(2));
+    let r = c.round().unwrap();
+    r.assert_disagree();
+    let Verdict::Differ(d) = &r.verdict else {
+        unreachable!()
+    };
+    assert_eq!(d.node, 2);
+    assert_eq!(
+        d.at,
+        DiffAt::Output {
+            user: "alice".into(),
+            index: 0
+        }
+    );
+    assert_eq!(d.found, "\"npl:\"");
+    let n2 = r.node(2);
+    assert!(n2.npl_received.is_empty());
+    assert_eq!(n2.npl_lost.len(), 3);
+    assert!(
+        n2.npl_lost
+            .iter()
+            .all(|l| l.reason.contains("NplFault") && l.to == 2)
+    );
+}
+
+#[test]
+fn drop_from_one_sender_in_one_round() {
+    let mut c = exchange(2)
+        .env("NPL_TIMEOUT_MS", "400")
+        .npl_fault(NplFault::drop_to(1).from(0).in_round(2));
+    c.round().unwrap().assert_agree();
+    let r = c.round().unwrap();
+    r.assert_disagree();
+    assert_eq!(r.node(1).npl_received.len(), 1);
+    assert_eq!(r.node(1).npl_received[0].from, 1);
+    assert_eq!(r.node(1).npl_lost[0].from, 0);
+    c.round().unwrap().assert_agree();
+}
+
+#[test]
+fn delayed_messages_still_arrive() {
+    let mut c = exchange(3).npl_fault(NplFault::delay_to(1, Duration::from_millis(150)));
+    let r = c.round().unwrap();
+    r.assert_agree();
+    assert_eq!(r.node(1).npl_received.len(), 3);
+}
+
+#[test]
+fn observers_send_nothing() {
+    let mut c = exchange(3).env("NPL_TIMEOUT_MS", "400").observer(2);
+    let r = c.round().unwrap();
+    // Nobody hears node 2, node 2 hears the others: all see the same two senders.
+    r.assert_agree();
+    assert!(r.node(2).observer);
+    let mut expected = [prefix(&c, 0), prefix(&c, 1)];
+    expected.sort();
+    r.assert_outputs("alice", &[&format!("npl:{}", expected.join(","))]);
+    assert_eq!(
+        r.node(2).npl_sent.len(),
+        1,
+        "it sent, the engine did not broadcast"
+    );
+    for n in &r.nodes {
+        assert!(n.npl_received.iter().all(|m| m.from != 2));
+    }
+}
+
+#[test]
+fn late_starter_misses_earlier_messages() {
+    let mut c = exchange(3)
+        .env("NPL_TIMEOUT_MS", "800")
+        .start_delay(2, Duration::from_millis(300));
+    let r = c.round().unwrap();
+    r.assert_disagree();
+    let late = r.node(2);
+    assert!(
+        late.npl_received.iter().all(|m| m.from == 2),
+        "only its own message"
+    );
+    assert_eq!(late.npl_lost.len(), 2);
+    assert!(
+        late.npl_lost
+            .iter()
+            .all(|l| l.reason.contains("not running"))
+    );
+    // The early nodes heard the late one.
+    assert_eq!(r.node(0).npl_received.len(), 3);
+}
+
+#[test]
+fn no_npl_in_read_requests() {
+    let mut c = exchange(2);
+    let r = c.read("alice", b"q").unwrap();
+    r.assert_agree().assert_outputs("alice", &["echo:q"]);
+    assert!(
+        r.nodes
+            .iter()
+            .all(|n| n.npl_sent.is_empty() && n.npl_received.is_empty())
+    );
+}

@@ -1,0 +1,95 @@
+//! A contract built on the hotpocket runtime under the simulator, and its
+//! dev mode end to end (the binary simulating itself).
+
+use std::process::{Command, Stdio};
+
+use hotpocket::sim::{Cluster, Variant};
+
+const COUNTER: &str = env!("CARGO_BIN_EXE_test-runtime-counter");
+
+#[test]
+fn runtime_contract_agrees_and_keeps_state() {
+    for variant in [Variant::Readonly, Variant::Mode] {
+        let mut c = Cluster::new(COUNTER)
+            .nodes(3)
+            .user("alice")
+            .user("bob")
+            .variant(variant);
+        c.input("alice", "5").input("bob", "2");
+        c.round()
+            .unwrap()
+            .assert_agree()
+            .assert_success()
+            .assert_outputs("alice", &["5"])
+            .assert_outputs("bob", &["7"]);
+        c.input("bob", "-1");
+        c.round()
+            .unwrap()
+            .assert_agree()
+            .assert_outputs("bob", &["6"]);
+        c.read("alice", "?")
+            .unwrap()
+            .assert_agree()
+            .assert_no_hazards()
+            .assert_outputs("alice", &["total 6"]);
+        if variant == Variant::Mode {
+            c.fallback_round().unwrap().assert_agree().assert_success();
+        }
+    }
+}
+
+#[test]
+fn bad_input_is_reported_and_the_round_goes_on() {
+    let mut c = Cluster::new(COUNTER).user("alice");
+    c.input("alice", "x").input("alice", "3");
+    let r = c.round().unwrap();
+    r.assert_outputs("alice", &["3"]);
+    assert!(
+        String::from_utf8_lossy(&r.node(0).stderr).contains("not a number"),
+        "{r}"
+    );
+}
+
+#[test]
+fn dev_mode_end_to_end() {
+    let out = Command::new(COUNTER)
+        .args([
+            "--dev", "--nodes", "3", "--input", "alice:4", "--input", "bob:1", "--rounds", "2",
+            "--read", "alice:?",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("hotpocket dev mode: test-runtime-counter on 3 nodes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-> alice: \"4\"") && text.contains("-> bob: \"5\""),
+        "{text}"
+    );
+    assert!(text.contains("-> alice: \"total 5\""), "{text}");
+    assert!(text.contains("summary: 3 executions in"), "{text}");
+    assert!(text.contains("all nodes agree; 0 hazards"), "{text}");
+}
+
+#[test]
+fn dev_mode_never_triggers_under_the_engine() {
+    // The engine hands a pipe on stdin and no `--dev`: engine mode, even with
+    // arguments that look like dev-mode options.
+    let r = Cluster::new(COUNTER)
+        .bin_args("--nodes 3")
+        .user("alice")
+        .input("alice", "1")
+        .round()
+        .unwrap();
+    r.assert_success().assert_outputs("alice", &["1"]);
+    assert!(r.node(0).stdout.is_empty());
+}
