@@ -40,19 +40,3 @@ pub use handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use peers::{Peer, PeerChangeset};
 pub use rng::Rng;
 pub use round::{Node, Npl, Round, User};
-
-// TEMPORARY (macros branch only): the wiring the lead adds on main. Reverted
-// before the branch is merged.
-#[allow(unused_extern_crates)]
-extern crate self as hotpocket;
-#[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
-#[doc = include_str!("docs/contract.md")]
-pub use hotpocket_macros::contract;
-pub use hotpocket_macros::{on_input, on_npl, on_read_request, on_round_end, on_round_start};
-/// TEMPORARY stand-in for the lead's prelude.
-pub mod prelude {
-    pub use crate::{Error, Json, Node, Npl, Result, Round, User, contract};
-    pub use serde::{Deserialize, Serialize};
-}
