@@ -40,3 +40,13 @@ pub use handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use peers::{Peer, PeerChangeset};
 pub use rng::Rng;
 pub use round::{Node, Npl, Round, User};
+
+pub mod prelude;
+
+#[doc = include_str!("docs/contract.md")]
+pub use hotpocket_macros::contract;
+pub use hotpocket_macros::{on_input, on_npl, on_read_request, on_round_end, on_round_start};
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
