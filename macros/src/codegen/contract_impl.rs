@@ -25,7 +25,6 @@ pub(super) fn generate(contract: &Contract, private: &Private<'_>) -> TokenStrea
             unused_qualifications,
             clippy::unit_arg,
             clippy::used_underscore_binding,
-            clippy::needless_question_mark,
         )]
         impl #contract_trait for #self_ty {
             #consts

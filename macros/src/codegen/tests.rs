@@ -43,7 +43,6 @@ fn contract_impl_is_hidden_in_an_anonymous_const() {
             unused_qualifications,
             clippy::unit_arg,
             clippy::used_underscore_binding,
-            clippy::needless_question_mark,
         )]
         impl ::hotpocket::__private::Contract for Counter
     };

@@ -4,7 +4,8 @@ use std::fmt;
 
 /// What a handler reacts to. The attribute is `#[<name>]`, and the method
 /// of the runtime's `Contract` trait that forwards to it has the same name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Ordered as the round runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum HandlerKind {
     /// `#[on_round_start]`: once per round, before any input.
     RoundStart,

@@ -47,18 +47,19 @@ impl Contract {
         check_impl_block(&item, &mut errors);
         attrs::reject_reserved_idents(&item, &mut errors);
 
-        for attr in &item.attrs {
-            if attr
+        item.attrs.retain(|attr| {
+            let is_handler_attr = attr
                 .path()
                 .get_ident()
-                .is_some_and(|ident| ident.to_string().starts_with("on_"))
-            {
+                .is_some_and(|ident| ident.to_string().starts_with("on_"));
+            if is_handler_attr {
                 errors.spanned(
                     attr,
                     "handler attributes go on methods inside the `#[contract]` block",
                 );
             }
-        }
+            !is_handler_attr
+        });
         let mut handlers: Vec<Handler> = Vec::new();
         let mut first_of_kind: HashMap<HandlerKind, Span> = HashMap::new();
         let mut saw_unknown = false;
@@ -112,11 +113,7 @@ impl Contract {
         let npl_declared = first_of_kind.contains_key(&HandlerKind::Npl) || saw_unknown;
         let options = args.build(npl_declared, &mut errors);
 
-        handlers.sort_by_key(|handler| {
-            HandlerKind::ALL
-                .iter()
-                .position(|&kind| kind == handler.kind)
-        });
+        handlers.sort_by_key(|handler| handler.kind);
         match errors.finish() {
             Ok(()) => Ok(Contract {
                 item,

@@ -257,6 +257,27 @@ fn target_must_be_an_inherent_impl_of_one_type() {
 }
 
 #[test]
+fn handler_attribute_on_the_block_is_reported_and_removed() {
+    let mut errors = Errors::new();
+    let args = ContractArgs::parse(quote!(), &mut errors);
+    let item: ItemImpl = parse_quote! {
+        #[on_input]
+        impl C {
+            #[on_round_end]
+            fn end(&mut self, ctx: &mut Round) {}
+        }
+    };
+    let Err(rejected) = Contract::from_syn(args, item, errors) else {
+        panic!("expected an error");
+    };
+    assert_eq!(
+        rejected.error.to_string(),
+        "handler attributes go on methods inside the `#[contract]` block"
+    );
+    assert!(rejected.item.attrs.is_empty());
+}
+
+#[test]
 fn needs_a_handler() {
     assert_eq!(
         errors(quote!(), parse_quote!(impl C { fn helper(&self) {} })),
