@@ -50,3 +50,8 @@ pub use hotpocket_macros::{on_input, on_npl, on_read_request, on_round_end, on_r
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+/// The README's code blocks, compiled and run as doctests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
