@@ -306,6 +306,8 @@ impl RawArgs {
                 "fallback rounds have no users, but some were listed",
             ));
         }
+        let control_fd = fd("control_fd", self.control_fd)?;
+        check_fd_numbers(control_fd, npl_fd, user_in_fd, &users)?;
         Ok(Args {
             variant,
             hp_version: self
@@ -323,7 +325,7 @@ impl RawArgs {
             non_consensus_rounds,
             lcl,
             npl_fd,
-            control_fd: fd("control_fd", self.control_fd)?,
+            control_fd,
             user_in_fd,
             users,
             unl: self
@@ -331,6 +333,56 @@ impl RawArgs {
                 .ok_or_else(|| missing("unl", "an object of UNL public keys"))?,
         })
     }
+}
+
+/// Every descriptor the runtime will take ownership of must be a distinct
+/// number above stdio: two fields naming one descriptor would make two owners
+/// (and a double close), and 0–2 are the process's own stdin, stdout and
+/// stderr. `user_in_fd` is only taken when there are users (fallback rounds
+/// pass stdin, fd 0, with no users).
+fn check_fd_numbers(
+    control_fd: RawFd,
+    npl_fd: Option<RawFd>,
+    user_in_fd: RawFd,
+    users: &[UserArgs],
+) -> Result<()> {
+    let mut named: Vec<(RawFd, String)> = Vec::with_capacity(users.len() + 3);
+    named.push((control_fd, "control_fd".to_owned()));
+    if let Some(fd) = npl_fd {
+        named.push((fd, "npl_fd".to_owned()));
+    }
+    if !users.is_empty() {
+        named.push((user_in_fd, "user_in_fd".to_owned()));
+    }
+    for u in users {
+        named.push((u.out_fd, format!("users.{}[0]", u.public_key)));
+    }
+    for (fd, field) in &named {
+        if *fd <= 2 {
+            let which = match fd {
+                0 => "stdin",
+                1 => "stdout",
+                _ => "stderr",
+            };
+            return Err(Error::args(
+                field.as_str(),
+                format!("file descriptor {fd} is the contract's {which}, not a channel"),
+            ));
+        }
+    }
+    // Stable sort: of two fields naming one fd, the later one is reported.
+    named.sort_by_key(|(fd, _)| *fd);
+    for pair in named.windows(2) {
+        if let [(a, first), (b, second)] = pair
+            && a == b
+        {
+            return Err(Error::args(
+                second.as_str(),
+                format!("file descriptor {b} is also `{first}`; every channel needs its own"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_hex(s: &str) -> bool {
@@ -454,9 +506,75 @@ impl From<SecretString> for String {
 
 impl<'de> de::Deserialize<'de> for SecretString {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)
-            .map(SecretString)
-            .map_err(|_| de::Error::custom("expected a hex string (value not shown)"))
+        // `deserialize_any`, not `deserialize_string`: serde_json answers the
+        // latter's type mismatches itself, quoting the value.
+        d.deserialize_any(SecretVisitor)
+    }
+}
+
+/// Accepts a string; every other type is refused without describing the
+/// value (serde's default `invalid type: integer 123` would quote it).
+/// Syntax errors (a truncated document, a bad escape) come from the parser,
+/// not from here, and never quote string contents, so they pass through.
+struct SecretVisitor;
+
+impl SecretVisitor {
+    fn refuse<E: de::Error>(found: &str) -> Result<SecretString, E> {
+        Err(E::custom(format!(
+            "expected a hex string, found {found} (value not shown)"
+        )))
+    }
+}
+
+impl<'de> Visitor<'de> for SecretVisitor {
+    type Value = SecretString;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a hex string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<SecretString, E> {
+        Ok(SecretString(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<SecretString, E> {
+        Ok(SecretString(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretString, E> {
+        Self::refuse("a boolean")
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretString, E> {
+        Self::refuse("a number")
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretString, E> {
+        Self::refuse("a number")
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretString, E> {
+        Self::refuse("a number")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<SecretString, E> {
+        Self::refuse("null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<SecretString, E> {
+        Self::refuse("null")
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<SecretString, E> {
+        Self::refuse("bytes")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<SecretString, A::Error> {
+        Self::refuse("an array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<SecretString, A::Error> {
+        Self::refuse("an object")
     }
 }
 
@@ -777,6 +895,67 @@ mod tests {
         ));
         assert_eq!(f, "hp_version");
         assert!(m.starts_with("duplicate field"), "{m}");
+    }
+
+    #[test]
+    fn fd_numbers_must_be_distinct_and_above_stdio() {
+        let good = readonly_consensus();
+        let (f, m) = err(&good.replace(r#""npl_fd":7"#, r#""npl_fd":5"#));
+        assert_eq!(f, "npl_fd");
+        assert_eq!(
+            m,
+            "file descriptor 5 is also `control_fd`; every channel needs its own"
+        );
+        let (f, m) = err(&good.replace(r#"[9]"#, r#"[8]"#));
+        assert_eq!(f, format!("users.{U2}[0]"));
+        assert!(m.contains(&format!("also `users.{U1}[0]`")), "{m}");
+        let (f, _) = err(&good.replace(r#""user_in_fd":6"#, r#""user_in_fd":9"#));
+        assert!(f == "user_in_fd" || f == format!("users.{U2}[0]"), "{f}");
+        for (fd, which) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+            let (f, m) = err(&good.replace(r#""control_fd":5"#, &format!(r#""control_fd":{fd}"#)));
+            assert_eq!(f, "control_fd");
+            assert_eq!(
+                m,
+                format!("file descriptor {fd} is the contract's {which}, not a channel")
+            );
+        }
+        let (f, _) = err(&good.replace("[8,[0,5]", "[2,[0,5]"));
+        assert_eq!(f, format!("users.{U1}[0]"));
+        // Without users, user_in_fd is never used: stdin (fallback rounds) is fine.
+        let no_users = good
+            .replace(
+                &format!(r#"{{"{U1}":[8,[0,5],[4096,0],[8192,1048576]],"{U2}":[9]}}"#),
+                "{}",
+            )
+            .replace(r#""user_in_fd":6"#, r#""user_in_fd":0"#);
+        assert!(Args::parse(no_users.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn private_key_errors_say_what_without_the_value() {
+        let good = readonly_consensus();
+        // Truncated inside the key: the parser's own message, which never quotes.
+        let cut = good.find(&SK[10..]).unwrap();
+        let (f, m) = err(&good[..cut]);
+        assert_eq!(f, "private_key");
+        assert!(m.starts_with("EOF while parsing a string"), "{m}");
+        for (value, found) in [
+            ("true", "a boolean"),
+            ("-5", "a number"),
+            ("1.5", "a number"),
+            ("null", "null"),
+            (r#"["x"]"#, "an array"),
+            (r#"{"k":"v"}"#, "an object"),
+        ] {
+            let (f, m) = err(&good.replace(&format!("\"{SK}\""), value));
+            assert_eq!(f, "private_key");
+            assert!(
+                m.starts_with(&format!(
+                    "expected a hex string, found {found} (value not shown)"
+                )),
+                "{m}"
+            );
+        }
     }
 
     #[test]
