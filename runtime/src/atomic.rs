@@ -19,6 +19,56 @@ const NEW_FILE_MODE: u32 = 0o644;
 /// distinguishes processes.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The temp file name [`write_atomic`] uses for `name`, without the
+/// `<pid>-<n>` suffix.
+fn temp_prefix(name: &std::ffi::OsStr) -> OsString {
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".tmp-");
+    prefix
+}
+
+/// Removes the temp files that writers of `path` killed mid-write left
+/// behind: regular files named exactly `.<name>.tmp-<digits>-<digits>` next
+/// to it. Call it only when no writer of `path` can be running (the start of
+/// a round: the engine runs one consensus execution at a time). Best effort:
+/// a file that cannot be removed (a read-only directory) is left, silently.
+pub(crate) fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name() else {
+        return;
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let prefix = temp_prefix(name);
+    let prefix = prefix.as_encoded_bytes();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(suffix) = file_name.as_encoded_bytes().strip_prefix(prefix) else {
+            continue;
+        };
+        let is_ours = match suffix.iter().position(|&b| b == b'-') {
+            Some(dash) => {
+                let (pid, n) = suffix.split_at(dash);
+                let n = n.get(1..).unwrap_or_default();
+                !pid.is_empty()
+                    && !n.is_empty()
+                    && pid.iter().all(u8::is_ascii_digit)
+                    && n.iter().all(u8::is_ascii_digit)
+            }
+            None => false,
+        };
+        // `file_type` does not follow symlinks: only plain files go.
+        if is_ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Replaces `path` with `bytes`: writes a temp file in the same directory,
 /// fsyncs it, renames it over `path`, then fsyncs the directory.
 ///
@@ -28,7 +78,8 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// is not guaranteed.
 ///
 /// A process killed mid-write leaves its `.<name>.tmp-<pid>-<n>` file behind;
-/// a later write by a process with the same pid simply reuses and replaces it.
+/// a later write by a process with the same pid simply reuses and replaces it,
+/// and [`remove_stale_temps`] clears such leftovers.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(
@@ -41,10 +92,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         _ => Path::new("."),
     };
 
-    let mut temp_name = OsString::from(".");
-    temp_name.push(name);
+    let mut temp_name = temp_prefix(name);
     temp_name.push(format!(
-        ".tmp-{}-{}",
+        "{}-{}",
         process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
@@ -232,6 +282,54 @@ mod tests {
         assert!(write_atomic(&target, b"x").is_err());
         assert_eq!(fs::read(target.join("inner")).unwrap(), b"keep");
         assert_eq!(dir.entries(), ["target"]);
+    }
+
+    #[test]
+    fn stale_temps_of_the_file_are_removed_and_nothing_else() {
+        let dir = TestDir::new("atomic-stale");
+        let path = dir.path().join("state.json");
+        fs::write(&path, b"current").unwrap();
+        for leftover in [".state.json.tmp-123-0", ".state.json.tmp-4194304-17"] {
+            fs::write(dir.path().join(leftover), b"torn").unwrap();
+        }
+        let keep = [
+            ".state.json.tmp-12a-0",
+            ".state.json.tmp-1-",
+            ".state.json.tmp--1",
+            ".state.json.tmp-1",
+            ".other.json.tmp-1-0",
+            "state.json.tmp-1-0",
+            ".state.json.tmp-1-0-1",
+        ];
+        for name in keep {
+            fs::write(dir.path().join(name), b"author's").unwrap();
+        }
+        // A directory with the exact name is not a temp file of ours.
+        fs::create_dir(dir.path().join(".state.json.tmp-9-9")).unwrap();
+        remove_stale_temps(&path);
+        let mut want: Vec<&str> = keep.to_vec();
+        want.push(".state.json.tmp-9-9");
+        want.push("state.json");
+        want.sort_unstable();
+        assert_eq!(dir.entries(), want);
+        assert_eq!(fs::read(&path).unwrap(), b"current");
+        // A missing directory or a bare name is no error.
+        remove_stale_temps(&dir.path().join("missing").join("x"));
+        remove_stale_temps(Path::new("/"));
+    }
+
+    #[test]
+    fn a_leftover_temp_does_not_block_the_next_write() {
+        let dir = TestDir::new("atomic-leftover");
+        let path = dir.path().join("s");
+        let mine = dir.path().join(format!(
+            ".s.tmp-{}-{}",
+            process::id(),
+            TEMP_COUNTER.load(Ordering::Relaxed)
+        ));
+        fs::write(&mine, b"half-written by a killed process").unwrap();
+        write_atomic(&path, b"whole").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"whole");
     }
 
     #[test]
