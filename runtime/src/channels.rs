@@ -58,10 +58,13 @@ pub(crate) fn close_unnamed_fds(keep: &[RawFd]) {
     let open: Vec<RawFd> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
+    // Sorted for lookups: a round may name 10,000 user sockets.
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
     // The directory's own descriptor is in the list; it is closed by now, so
     // closing it again fails harmlessly with EBADF.
     for fd in open {
-        if fd > 2 && !keep.contains(&fd) {
+        if fd > 2 && keep.binary_search(&fd).is_err() {
             // SAFETY: nothing in this process owns these descriptors: they
             // were inherited from the engine and no Rust object wraps them
             // (this runs before any fd is taken or any contract code runs).
