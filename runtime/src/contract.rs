@@ -157,12 +157,34 @@ fn install_panic_hook() {
                     .location()
                     .map(|l| format!(" at {}:{}", l.file(), l.line()))
                     .unwrap_or_default();
+                if cfg!(panic = "abort") {
+                    // catch_unwind cannot catch anything in such a build: the
+                    // process aborts when this hook returns, so say it now.
+                    eprintln!(
+                        "hotpocket: contract code panicked: {msg}{at}; this binary is built with \
+                         `panic = \"abort\"`, so the process aborts and the round is lost \
+                         (build contracts with the default `panic = \"unwind\"`)"
+                    );
+                }
                 LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
             } else {
                 default(info);
             }
         }));
     });
+}
+
+/// Runs contract code (a handler, or the state's load / save / drop), turning
+/// a panic into `Err(message)` with the panic's message and location.
+fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    IN_HANDLER.with(|h| h.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_HANDLER.with(|h| h.set(false));
+    result.map_err(|_| {
+        LAST_PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_else(|| "unknown panic".to_owned())
+    })
 }
 
 /// Calls a handler, turning a panic into a report. Returns `None` when the
@@ -172,19 +194,13 @@ fn call<T>(
     place: impl FnOnce() -> String,
     f: impl FnOnce() -> Result<T, HandlerError>,
 ) -> Option<T> {
-    IN_HANDLER.with(|h| h.set(true));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    IN_HANDLER.with(|h| h.set(false));
-    match result {
+    match guarded(f) {
         Ok(Ok(v)) => Some(v),
         Ok(Err(e)) => {
             reporter.report(format!("{}: {e}", place()));
             None
         }
-        Err(_) => {
-            let msg = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(msg) => {
             reporter.report(format!("{}: handler panicked: {msg}", place()));
             None
         }
@@ -363,6 +379,17 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
         named.extend(args.users.iter().map(|u| u.out_fd));
         channels::close_unnamed_fds(&named);
     }
+    if !args.mode.is_read_only() {
+        // A process killed while saving (exec timeout, a kill on one node)
+        // leaves its temp file behind, in the directory the engine hashes.
+        // Removing such leftovers before anything else runs gives every node
+        // the same directory listing again. Read requests run in a read-only
+        // session and leave them alone.
+        if let Some(file) = C::STATE_FILE {
+            crate::atomic::remove_stale_temps(std::path::Path::new(file));
+        }
+        crate::atomic::remove_stale_temps(std::path::Path::new(PatchConfig::PATH));
+    }
     let control = channels::take_fd("control_fd", args.control_fd)?;
     channels::check_socket(
         "control_fd",
@@ -390,14 +417,23 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
     let mut users = Vec::with_capacity(args.users.len());
     let mut refs = Vec::with_capacity(args.users.len());
     for u in args.users {
+        // A bad output socket is this user's problem only: its inputs still
+        // run (so the state matches the other nodes'), its outputs fail.
         let field = format!("users.{}[0]", u.public_key);
-        let fd = channels::take_fd(&field, u.out_fd)?;
-        channels::check_socket(&field, &fd, nix::sys::socket::SockType::Stream)?;
-        users.push(User::new(
-            u.public_key,
-            u.inputs.len(),
-            OutputSink::Socket(OutputSocket::new(fd)),
-        ));
+        let sink = match channels::take_fd(&field, u.out_fd).and_then(|fd| {
+            channels::check_socket(&field, &fd, nix::sys::socket::SockType::Stream)?;
+            Ok(fd)
+        }) {
+            Ok(fd) => OutputSink::Socket(OutputSocket::new(fd)),
+            Err(e) => {
+                eprintln!(
+                    "hotpocket: {e}; user {}'s inputs still run, but its outputs cannot be sent",
+                    u.public_key
+                );
+                OutputSink::Unavailable(format!("no usable output socket: {e}"))
+            }
+        };
+        users.push(User::new(u.public_key, u.inputs.len(), sink));
         refs.push(u.inputs);
     }
     let unl: Vec<Node> = args
@@ -451,25 +487,43 @@ fn run_round<C: Contract>(
     npl: &mut NplSource,
     reporter: &mut Reporter,
 ) -> bool {
-    let mut contract = match C::load() {
-        Ok(c) => c,
-        Err(e) => {
+    // Loading and saving run the contract type's own (de)serialisation code,
+    // which may panic like a handler: guarded the same way.
+    install_panic_hook();
+    let mut contract = match guarded(C::load) {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
             reporter.report(format!(
                 "{e}; no handlers were run and the state file was left as it is"
             ));
             reporter.outcome.fatal = true;
             return false;
         }
+        Err(msg) => {
+            reporter.report(format!(
+                "loading the state panicked: {msg}; no handlers were run and the state file was left as it is"
+            ));
+            reporter.outcome.fatal = true;
+            return false;
+        }
     };
     execute(&mut contract, round, inputs, npl, reporter);
-    if !round.is_read_only()
-        && let Err(e) = contract.save()
-    {
-        reporter.report(format!("{e}; the previous state was kept"));
-        reporter.outcome.fatal = true;
-        return false;
+    let saved = if round.is_read_only() {
+        Ok(Ok(()))
+    } else {
+        guarded(|| contract.save())
+    };
+    if let Err(msg) = guarded(move || drop(contract)) {
+        reporter.report(format!("dropping the contract panicked: {msg}"));
     }
-    true
+    let problem = match saved {
+        Ok(Ok(())) => return true,
+        Ok(Err(e)) => format!("{e}; the previous state was kept"),
+        Err(msg) => format!("saving the state panicked: {msg}; the previous state was kept"),
+    };
+    reporter.report(problem);
+    reporter.outcome.fatal = true;
+    false
 }
 
 /// The end of a round: tell engines that still expect it that the contract
@@ -752,6 +806,84 @@ mod tests {
         };
         let ok = run_round::<Saved>(&mut r, &mut inputs, &mut NplSource::None, &mut reporter);
         (ok, reporter.outcome.problems)
+    }
+
+    /// Contract code outside the handlers (the state's serde impls, `Drop`)
+    /// panicking: each is reported, nothing unwinds out of the round.
+    struct Fragile {
+        sent: bool,
+    }
+    thread_local! {
+        static FRAGILE: Cell<u8> = const { Cell::new(0) };
+    }
+    impl Contract for Fragile {
+        fn load() -> Result<Self> {
+            if FRAGILE.with(Cell::get) == 1 {
+                panic!("corrupt in a way serde did not expect");
+            }
+            Ok(Fragile { sent: false })
+        }
+        fn save(&self) -> Result<()> {
+            if FRAGILE.with(Cell::get) == 2 {
+                std::panic::panic_any(7u8);
+            }
+            Ok(())
+        }
+        fn on_input(&mut self, _: &mut Round, user: &User, _: &[u8]) -> Result<(), HandlerError> {
+            self.sent = true;
+            user.send("out").map_err(HandlerError::extract)
+        }
+    }
+    impl Drop for Fragile {
+        fn drop(&mut self) {
+            if FRAGILE.with(Cell::get) == 3 {
+                panic!("drop");
+            }
+        }
+    }
+
+    fn run_fragile(mode: u8) -> (bool, Vec<String>, Vec<String>) {
+        FRAGILE.with(|f| f.set(mode));
+        let (mut r, mut inputs) = TestRound::new().input("u", "x").into_parts();
+        let users = r.users_rc();
+        let mut reporter = Reporter {
+            echo: false,
+            outcome: Outcome::default(),
+        };
+        let ok = run_round::<Fragile>(&mut r, &mut inputs, &mut NplSource::None, &mut reporter);
+        let out = users[0]
+            .take_memory_outputs()
+            .into_iter()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect();
+        (ok, reporter.outcome.problems, out)
+    }
+
+    #[test]
+    fn panics_in_load_save_and_drop_are_reported() {
+        let (ok, problems, out) = run_fragile(1);
+        assert!(!ok && out.is_empty());
+        assert!(
+            problems[0].starts_with(
+                "loading the state panicked: corrupt in a way serde did not expect at "
+            ) && problems[0].ends_with("no handlers were run and the state file was left as it is"),
+            "{problems:?}"
+        );
+        let (ok, problems, out) = run_fragile(2);
+        assert!(!ok);
+        assert_eq!(out, ["out"], "outputs sent before the save stay sent");
+        assert!(
+            problems[0].starts_with("saving the state panicked: a panic with a non-string payload")
+                && problems[0].ends_with("the previous state was kept"),
+            "{problems:?}"
+        );
+        let (ok, problems, _) = run_fragile(3);
+        assert!(ok, "the state was saved before the drop");
+        assert!(
+            problems[0].starts_with("dropping the contract panicked: drop at "),
+            "{problems:?}"
+        );
+        FRAGILE.with(|f| f.set(0));
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum Npl {
 pub(crate) enum OutputSink {
     Socket(OutputSocket),
     Memory(RefCell<Vec<Vec<u8>>>),
+    /// The arguments named no usable socket for this user (the reason is
+    /// kept): the user's inputs still run, its outputs fail.
+    Unavailable(String),
 }
 
 /// A user of the round (a client connected to this node). Users are visited in
@@ -72,6 +75,10 @@ impl User {
                 user: self.public_key.clone(),
                 kind,
             }),
+            OutputSink::Unavailable(why) => Err(Error::Output {
+                user: self.public_key.clone(),
+                kind: OutputErrorKind::Io(std::io::Error::other(why.clone())),
+            }),
             OutputSink::Memory(v) => {
                 if u32::try_from(message.len()).is_err() {
                     return Err(Error::Output {
@@ -101,7 +108,7 @@ impl User {
     pub(crate) fn take_memory_outputs(&self) -> Vec<Vec<u8>> {
         match &self.sink {
             OutputSink::Memory(v) => std::mem::take(&mut *v.borrow_mut()),
-            OutputSink::Socket(_) => Vec::new(),
+            OutputSink::Socket(_) | OutputSink::Unavailable(_) => Vec::new(),
         }
     }
 }
