@@ -662,12 +662,53 @@ impl<'de> Visitor<'de> for UserEntrySeed<'_> {
         let mut inputs = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
             let segment = format!("[{}]", inputs.len() + 1);
-            match nested(self.path, &segment, || seq.next_element::<(u64, u64)>())? {
-                Some((offset, size)) => inputs.push(InputRef { offset, size }),
+            match nested(self.path, &segment, || seq.next_element::<InputPair>())? {
+                Some(InputPair(r)) => inputs.push(r),
                 None => break,
             }
         }
         Ok((out_fd.0, inputs))
+    }
+}
+
+/// One `[offset, size]` pair. A tuple would do, but serde_json describes a
+/// third element as "trailing characters"; this says what was expected.
+struct InputPair(InputRef);
+
+impl<'de> de::Deserialize<'de> for InputPair {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(InputPairVisitor)
+    }
+}
+
+struct InputPairVisitor;
+
+impl<'de> Visitor<'de> for InputPairVisitor {
+    type Value = InputPair;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an input reference [offset, size]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<InputPair, A::Error> {
+        let offset = seq.next_element::<u64>()?;
+        let size = seq.next_element::<u64>()?;
+        let mut extra = 0usize;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            extra += 1;
+        }
+        match (offset, size) {
+            (Some(offset), Some(size)) if extra == 0 => Ok(InputPair(InputRef { offset, size })),
+            _ => Err(de::Error::custom(format!(
+                "expected [offset, size], found {} element{}",
+                usize::from(offset.is_some()) + usize::from(size.is_some()) + extra,
+                if offset.is_some() && size.is_none() {
+                    ""
+                } else {
+                    "s"
+                }
+            ))),
+        }
     }
 }
 
@@ -683,11 +724,52 @@ impl<'de> DeserializeSeed<'de> for UnlSeed<'_> {
     }
 }
 
-#[derive(serde::Deserialize)]
+/// One UNL entry: an object (a derived `Deserialize` would also take an
+/// array, and name the Rust type in its messages).
 struct UnlEntry {
     active_on: u64,
     lcl_seq_no: Option<u64>,
     lcl_hash: Option<String>,
+}
+
+impl<'de> de::Deserialize<'de> for UnlEntry {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(UnlEntryVisitor)
+    }
+}
+
+struct UnlEntryVisitor;
+
+impl<'de> Visitor<'de> for UnlEntryVisitor {
+    type Value = UnlEntry;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object {\"active_on\": ms}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UnlEntry, A::Error> {
+        let mut active_on = None;
+        let mut lcl_seq_no = None;
+        let mut lcl_hash = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "active_on" if active_on.is_none() => active_on = Some(map.next_value()?),
+                "lcl_seq_no" if lcl_seq_no.is_none() => lcl_seq_no = Some(map.next_value()?),
+                "lcl_hash" if lcl_hash.is_none() => lcl_hash = Some(map.next_value()?),
+                k @ ("active_on" | "lcl_seq_no" | "lcl_hash") => {
+                    return Err(de::Error::custom(format!("duplicate field `{k}`")));
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(UnlEntry {
+            active_on: active_on.ok_or_else(|| de::Error::missing_field("active_on"))?,
+            lcl_seq_no,
+            lcl_hash,
+        })
+    }
 }
 
 impl<'de> Visitor<'de> for UnlSeed<'_> {
@@ -868,7 +950,10 @@ mod tests {
         assert!(m.contains("unknown mode \"fast\""), "{m}");
         let (f, m) = err(&good.replace("[4096,0]", "[4096]"));
         assert_eq!(f, format!("users.{U1}[2]"));
-        assert!(m.contains("invalid length"), "{m}");
+        assert!(
+            m.starts_with("expected [offset, size], found 1 element at"),
+            "{m}"
+        );
         let (f, _) = err(&good.replace("[4096,0]", "[4096,-1]"));
         assert_eq!(f, format!("users.{U1}[2]"));
         let (f, m) = err(&good.replace(r#"[9]"#, r#"[]"#));
