@@ -889,121 +889,16 @@ fn npl_and_control_messages_over_128_kib_and_empty_npl_messages() {
 /// so when it stops the round, or after `npl_output_bytes`) cannot be set
 /// up in the simulator, whose host keeps both open; here the channels are
 /// made by hand and closed before the contract starts.
-mod by_hand {
-    use std::fs::File;
-    use std::io::{Read, Write};
-    use std::os::fd::{AsRawFd, OwnedFd};
-    use std::os::unix::fs::FileExt;
-    use std::os::unix::net::UnixStream;
-    use std::os::unix::process::CommandExt;
-    use std::process::{Command, Stdio};
-
-    use hotpocket::sim::KeyPair;
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-
-    use super::support::BIN;
-
-    pub(crate) struct Run {
-        pub(crate) code: Option<i32>,
-        pub(crate) stderr: String,
-        pub(crate) outputs: Vec<String>,
-    }
-
-    fn pair(ty: SockType) -> (OwnedFd, OwnedFd) {
-        socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC).unwrap()
-    }
-
-    /// One consensus round of the catalogue contract for user alice, with
-    /// the control and/or NPL socket already closed on the engine's side.
-    pub(crate) fn run(inputs: &[&str], close_control: bool, close_npl: bool) -> Run {
-        let node = KeyPair::node(0);
-        let alice = KeyPair::user("alice");
-        let store = File::from(
-            nix::sys::memfd::memfd_create(c"buffer_store", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-                .unwrap(),
-        );
-        let mut refs = String::new();
-        let mut offset = 0u64;
-        for input in inputs {
-            store.write_all_at(input.as_bytes(), offset).unwrap();
-            refs.push_str(&format!(",[{offset},{}]", input.len()));
-            offset = (offset + input.len() as u64).div_ceil(4096) * 4096;
-        }
-        let (user_sc, user_hp) = pair(SockType::Stream);
-        let (control_sc, control_hp) = pair(SockType::SeqPacket);
-        let (npl_sc, npl_hp) = pair(SockType::SeqPacket);
-        let (u, c, n, i) = (
-            user_sc.as_raw_fd(),
-            control_sc.as_raw_fd(),
-            npl_sc.as_raw_fd(),
-            store.as_raw_fd(),
-        );
-        let args = format!(
-            r#"{{"hp_version":"0.6.4","contract_id":"c","public_key":"{}","private_key":"{}","timestamp":1,"readonly":false,"lcl_seq_no":1,"lcl_hash":"{}","npl_fd":{n},"control_fd":{c},"user_in_fd":{i},"users":{{"{}":[{u}{refs}]}},"unl":{{"{}":{{"active_on":1}}}}}}"#,
-            node.public_key,
-            node.private_key,
-            "ab".repeat(32),
-            alice.public_key,
-            node.public_key,
-        );
-        let dir = std::env::temp_dir().join(format!(
-            "hotpocket-by-hand-{}-{close_control}-{close_npl}",
-            std::process::id()
-        ));
-        let state = dir.join("state");
-        std::fs::create_dir_all(&state).unwrap();
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .current_dir(&state)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let keep = [u, c, n, i];
-        // SAFETY: only fcntl, an async-signal-safe call, between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                for fd in keep {
-                    if nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        let control_hp = (!close_control).then_some(control_hp);
-        let npl_hp = (!close_npl).then_some(npl_hp);
-        let mut child = cmd.spawn().unwrap();
-        drop((user_sc, control_sc, npl_sc, store));
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(args.as_bytes()).unwrap();
-        drop(stdin);
-        let reader = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            UnixStream::from(user_hp).read_to_end(&mut bytes).unwrap();
-            bytes
-        });
-        let out = child.wait_with_output().unwrap();
-        drop((control_hp, npl_hp));
-        let bytes = reader.join().unwrap();
-        let mut outputs = Vec::new();
-        let mut rest = &bytes[..];
-        while let [a, b, c, d, tail @ ..] = rest {
-            let len = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
-            outputs.push(String::from_utf8_lossy(&tail[..len]).into_owned());
-            rest = &tail[len..];
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            !stderr.contains(&node.private_key[2..]),
-            "the private key leaked"
-        );
-        Run {
-            code: out.status.code(),
-            stderr,
-            outputs,
-        }
-    }
+fn by_hand(inputs: &[&str], close_control: bool, close_npl: bool) -> support::HandRun {
+    let dir = std::env::temp_dir().join(format!(
+        "hotpocket-by-hand-{}-{close_control}-{close_npl}",
+        std::process::id()
+    ));
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let run = support::HandRound::spawn(&state, inputs, close_control, close_npl).finish();
+    let _ = std::fs::remove_dir_all(&dir);
+    run
 }
 
 #[test]
@@ -1011,7 +906,7 @@ fn the_engine_closes_npl_or_control_early() {
     let a = alice();
     let inputs = [r#"{"Npl":5}"#, r#"{"Peers":1}"#, r#"{"Echo":"still here"}"#];
     // Both open: the baseline.
-    let run = by_hand::run(&inputs, false, false);
+    let run = by_hand(&inputs, false, false);
     assert_eq!(run.stderr, "");
     assert_eq!(
         run.outputs,
@@ -1019,7 +914,7 @@ fn the_engine_closes_npl_or_control_early() {
     );
     assert_eq!(run.code, Some(0));
 
-    let run = by_hand::run(&inputs, false, true);
+    let run = by_hand(&inputs, false, true);
     assert_eq!(
         run.stderr,
         format!(
@@ -1030,7 +925,7 @@ fn the_engine_closes_npl_or_control_early() {
     assert_eq!(run.code, Some(0));
 
     // The farewell `contract_end` on a closed control channel is no error.
-    let run = by_hand::run(&inputs, true, false);
+    let run = by_hand(&inputs, true, false);
     assert_eq!(
         run.stderr,
         format!(

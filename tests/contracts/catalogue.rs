@@ -9,7 +9,8 @@
 //!   inputs are summarised (length, first and last bytes).
 //! - `on_round_start` panics when `CATALOGUE_START=panic`.
 //! - `on_round_end` sends `end` to every user, ignoring failures: it shows
-//!   the round got there whatever happened before.
+//!   the round got there whatever happened before. With
+//!   `CATALOGUE_MARK_SAVE` set it then writes `saving` on stderr.
 
 use hotpocket::peers::PeerChangeset;
 use hotpocket::prelude::*;
@@ -135,6 +136,11 @@ impl Catalogue {
     fn end(&mut self, ctx: &mut Round) {
         for user in ctx.users() {
             let _ = user.send("end");
+        }
+        // The state is saved right after this: a test killing the process
+        // during the save waits for this line (tests/crash_safety.rs).
+        if std::env::var_os("CATALOGUE_MARK_SAVE").is_some() {
+            eprintln!("saving");
         }
     }
 }
