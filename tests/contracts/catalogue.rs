@@ -10,7 +10,8 @@
 //! - `on_round_start` panics when `CATALOGUE_START=panic`.
 //! - `on_round_end` sends `end` to every user, ignoring failures: it shows
 //!   the round got there whatever happened before. With
-//!   `CATALOGUE_MARK_SAVE` set it then writes `saving` on stderr.
+//!   `CATALOGUE_MARK_SAVE` set it then writes `saving` on stderr, with
+//!   `CATALOGUE_PEAK_MEMORY` set the process's peak resident memory.
 
 use hotpocket::peers::PeerChangeset;
 use hotpocket::prelude::*;
@@ -141,6 +142,14 @@ impl Catalogue {
         // during the save waits for this line (tests/crash_safety.rs).
         if std::env::var_os("CATALOGUE_MARK_SAVE").is_some() {
             eprintln!("saving");
+        }
+        // The process's peak memory (its own: `wait4`'s figure also counts
+        // the pages of the parent it was forked from).
+        if std::env::var_os("CATALOGUE_PEAK_MEMORY").is_some() {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+                eprintln!("{line}");
+            }
         }
     }
 }
