@@ -90,6 +90,12 @@ pub use hotpocket_macros::{on_input, on_npl, on_read_request, on_round_end, on_r
 #[path = "private.rs"]
 pub mod __private;
 
+/// The fuzz targets' bodies (`runtime/fuzz`); feature `fuzzing`, not API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 /// The README's code blocks, compiled and run as doctests so the README stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -38,7 +38,7 @@ mod bins;
 mod cluster;
 mod config;
 pub mod dev;
-mod frame;
+pub(crate) mod frame;
 mod host;
 mod keys;
 mod npl;
