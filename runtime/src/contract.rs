@@ -245,7 +245,7 @@ pub(crate) fn execute<C: Contract>(
         }
     }
 
-    if C::HAS_NPL {
+    if C::HAS_NPL && !round.npl_phase_skipped() {
         npl_phase(contract, round, npl, reporter);
     }
 
@@ -599,6 +599,52 @@ mod tests {
         assert_eq!(c.npl, ["n1:a", "n2:done"]);
         assert_eq!(out.npl_received, 2);
         assert!(c.ended);
+    }
+
+    #[test]
+    fn npl_phase_is_skipped_when_a_handler_asks() {
+        #[derive(Default)]
+        struct Skipper {
+            npl: usize,
+            ended: bool,
+        }
+        impl Contract for Skipper {
+            const HAS_NPL: bool = true;
+            fn load() -> Result<Self> {
+                Ok(Skipper::default())
+            }
+            fn on_input(
+                &mut self,
+                round: &mut Round,
+                _: &User,
+                input: &[u8],
+            ) -> Result<(), HandlerError> {
+                if input == b"skip" {
+                    round.skip_npl_phase();
+                }
+                Ok(())
+            }
+            fn on_npl(&mut self, _: &mut Round, _: &Node, _: &[u8]) -> Result<Npl, HandlerError> {
+                self.npl += 1;
+                Ok(Npl::Continue)
+            }
+            fn on_round_end(&mut self, _: &mut Round) -> Result<(), HandlerError> {
+                self.ended = true;
+                Ok(())
+            }
+        }
+        let mut c = Skipper::default();
+        let out = TestRound::new()
+            .input("alice", "skip")
+            .npl("n1", "a")
+            .run(&mut c);
+        assert_eq!((c.npl, out.npl_received, c.ended), (0, 0, true));
+        let mut c = Skipper::default();
+        let out = TestRound::new()
+            .input("alice", "go")
+            .npl("n1", "a")
+            .run(&mut c);
+        assert_eq!((c.npl, out.npl_received), (1, 1));
     }
 
     fn npl_round(source: NplSource) -> (Probe, Duration) {
