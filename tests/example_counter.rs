@@ -80,3 +80,24 @@ fn counts_across_rounds_and_answers_read_requests_from_the_state() {
     r4.assert_agree();
     assert_eq!(r4.state_hash(), r3.state_hash());
 }
+
+/// The layout `hpdevkit deploy` and Evernode's bootstrap contract produce
+/// (README, "Deploying for real"): the contract is a file in the state
+/// directory and `bin_path` names it relative to that directory. (A small
+/// script that execs the built example stands in for the binary, which would
+/// make every round hash megabytes of state.)
+#[test]
+fn runs_from_the_state_directory_with_a_relative_bin_path() {
+    let bin = cargo_example("counter").unwrap();
+    let script = format!("#!/bin/sh\nexec '{}' \"$@\"\n", bin.display());
+    let mut c = Cluster::new(&bin)
+        .nodes(3)
+        .seed_executable("counter", script)
+        .configure(|cfg| cfg.bin_path = "counter".into());
+    c.input("alice", r#"{"Add":2}"#);
+    let r = c.round().unwrap();
+    r.assert_agree()
+        .assert_success()
+        .assert_outputs("alice", &[r#"{"value":2,"changes":1}"#]);
+    assert_eq!(c.patch_config().bin_path, "counter");
+}
