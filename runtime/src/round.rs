@@ -226,6 +226,7 @@ pub struct Round {
     outbox: Outbox,
     patch: PatchStore,
     rng: Rng,
+    npl_skipped: bool,
 }
 
 impl Round {
@@ -244,6 +245,7 @@ impl Round {
             outbox,
             patch,
             rng,
+            npl_skipped: false,
         }
     }
 
@@ -346,6 +348,21 @@ impl Round {
                 Ok(())
             }
         }
+    }
+
+    /// Skips this round's NPL phase: after the inputs the runtime goes
+    /// straight to `#[on_round_end]` instead of reading NPL messages until
+    /// the `#[on_npl]` handler is done or `npl_timeout_ms` passes. For
+    /// contracts that use NPL only in some rounds (only in fallback rounds,
+    /// say), so the other rounds do not wait for messages that never come.
+    /// Call it from `#[on_round_start]` or `#[on_input]`; messages that
+    /// arrive anyway are not read.
+    pub fn skip_npl_phase(&mut self) {
+        self.npl_skipped = true;
+    }
+
+    pub(crate) fn npl_phase_skipped(&self) -> bool {
+        self.npl_skipped
     }
 
     /// Asks the engine to change this node's peer list (a `peer_changeset`

@@ -1,0 +1,103 @@
+//! examples/counter.rs on a simulated 3-node cluster: typed commands, state
+//! kept across rounds, a refused overflow, a malformed input, and read
+//! requests that answer from the state without changing it.
+
+use hotpocket::sim::{Cluster, cargo_example};
+
+#[test]
+fn counts_across_rounds_and_answers_read_requests_from_the_state() {
+    let mut c = Cluster::new(cargo_example("counter").unwrap())
+        .nodes(3)
+        .user("alice")
+        .user("bob");
+    // The engine visits users in ascending public-key order; here that is
+    // alice, then bob.
+    assert!(c.user_public_key("alice") < c.user_public_key("bob"));
+
+    c.input("alice", r#"{"Add":5}"#)
+        .input("bob", r#"{"Add":-2}"#)
+        .input("alice", r#""Get""#);
+    let r1 = c.round().unwrap();
+    r1.assert_agree()
+        .assert_success()
+        .assert_no_hazards()
+        .assert_outputs(
+            "alice",
+            &[r#"{"value":5,"changes":1}"#, r#"{"value":5,"changes":1}"#],
+        )
+        .assert_outputs("bob", &[r#"{"value":3,"changes":2}"#]);
+
+    // A round without inputs changes nothing.
+    let r2 = c.round().unwrap();
+    r2.assert_agree()
+        .assert_outputs("alice", &[])
+        .assert_outputs("bob", &[]);
+    assert_eq!(r1.state_hash(), r2.state_hash());
+
+    // Overflow is refused with a reply; a malformed input is reported on
+    // stderr and skipped; the rest goes on.
+    c.input("alice", format!(r#"{{"Add":{}}}"#, i64::MAX))
+        .input("bob", "add five")
+        .input("bob", r#""Reset""#)
+        .input("bob", r#"{"Add":7}"#);
+    let r3 = c.round().unwrap();
+    r3.assert_agree()
+        .assert_success()
+        .assert_outputs(
+            "alice",
+            &[r#"{"error":"3 + 9223372036854775807 does not fit in an i64"}"#],
+        )
+        .assert_outputs(
+            "bob",
+            &[r#"{"value":0,"changes":3}"#, r#"{"value":7,"changes":4}"#],
+        );
+    let bob = c.user_public_key("bob");
+    for node in &r3.nodes {
+        assert_eq!(
+            String::from_utf8_lossy(&node.stderr),
+            format!(
+                "hotpocket: user {bob} input #0: input is not a valid JSON command: \
+                 expected value at line 1 column 1\n"
+            ),
+            "node {}",
+            node.index
+        );
+    }
+    let saved = std::fs::read_to_string(c.state_dir(2).unwrap().join("counter.json")).unwrap();
+    assert_eq!(saved, r#"{"value":7,"changes":4}"#);
+
+    // Read requests: answered from the saved state, never saved themselves.
+    let read = c.read("alice", r#""Get""#).unwrap();
+    read.assert_agree()
+        .assert_no_hazards()
+        .assert_outputs("alice", &[r#"{"value":7,"changes":4}"#]);
+    let refused = c.read("bob", r#"{"Add":1}"#).unwrap();
+    refused.assert_agree().assert_outputs(
+        "bob",
+        &[r#"{"error":"read requests only answer \"Get\"; send Add and Reset as inputs"}"#],
+    );
+    let r4 = c.round().unwrap();
+    r4.assert_agree();
+    assert_eq!(r4.state_hash(), r3.state_hash());
+}
+
+/// The layout `hpdevkit deploy` and Evernode's bootstrap contract produce
+/// (README, "Deploying for real"): the contract is a file in the state
+/// directory and `bin_path` names it relative to that directory. (A small
+/// script that execs the built example stands in for the binary, which would
+/// make every round hash megabytes of state.)
+#[test]
+fn runs_from_the_state_directory_with_a_relative_bin_path() {
+    let bin = cargo_example("counter").unwrap();
+    let script = format!("#!/bin/sh\nexec '{}' \"$@\"\n", bin.display());
+    let mut c = Cluster::new(&bin)
+        .nodes(3)
+        .seed_executable("counter", script)
+        .configure(|cfg| cfg.bin_path = "counter".into());
+    c.input("alice", r#"{"Add":2}"#);
+    let r = c.round().unwrap();
+    r.assert_agree()
+        .assert_success()
+        .assert_outputs("alice", &[r#"{"value":2,"changes":1}"#]);
+    assert_eq!(c.patch_config().bin_path, "counter");
+}

@@ -1,0 +1,127 @@
+//! examples/fallback.rs on a simulated 3-node cluster (engine variant
+//! `mode`): notes in consensus rounds without any NPL; in fallback rounds the
+//! nodes check who is reachable, and from the third round without consensus
+//! the side holding a majority of the UNL takes the unreachable node out of
+//! `patch.cfg`, while a node cut off alone changes nothing.
+
+use hotpocket::sim::{Cluster, NplFault, PatchChange, RoundReport, Variant, cargo_example};
+
+fn noted(number: u64, ledger: u64) -> String {
+    format!(r#"{{"noted":{{"number":{number},"ledger":{ledger}}}}}"#)
+}
+
+/// The UNL a node wrote to its patch.cfg this round, if it changed it.
+fn new_unl(r: &RoundReport, i: usize) -> Option<Vec<String>> {
+    match &r.node(i).patch_change {
+        None => None,
+        Some(PatchChange::Valid(update)) => Some(update.config.unl.clone()),
+        Some(PatchChange::Invalid(why)) => panic!("node {i} wrote an invalid patch.cfg: {why}"),
+    }
+}
+
+fn state_hash(r: &RoundReport, i: usize) -> String {
+    r.node(i).state.clone().unwrap().hash
+}
+
+#[test]
+fn notes_in_consensus_rounds_and_a_majority_recovery_in_fallback_rounds() {
+    let mut c = Cluster::new(cargo_example("fallback").unwrap())
+        .nodes(3)
+        .variant(Variant::Mode)
+        .user("alice")
+        .user("bob");
+    let keys: Vec<String> = (0..3).map(|i| c.node_keys(i).public_key).collect();
+
+    // A consensus round: normal work, and no NPL phase at all.
+    c.input("alice", "first note")
+        .input("bob", "second note")
+        .input("alice", "third note");
+    let r1 = c.round().unwrap();
+    r1.assert_agree()
+        .assert_success()
+        .assert_no_hazards()
+        .assert_outputs("alice", &[&noted(1, 1), &noted(2, 1)])
+        .assert_outputs("bob", &[&noted(3, 1)]);
+    for n in &r1.nodes {
+        assert!(n.npl_sent.is_empty() && n.npl_received.is_empty());
+    }
+
+    // Two fallback rounds with every node reachable: each hears all three
+    // (itself included) and nothing changes.
+    for _ in 0..2 {
+        let f = c.fallback_round().unwrap();
+        f.assert_agree().assert_success().assert_no_hazards();
+        for n in &f.nodes {
+            assert_eq!(n.npl_received.len(), 3, "node {}", n.index);
+            assert!(n.patch_change.is_none());
+        }
+        assert_eq!(f.state_hash(), r1.state_hash());
+    }
+
+    // The third: node 2 is cut off from nodes 0 and 1 in both directions.
+    c.set_npl_faults(vec![
+        NplFault::drop_to(2).from(0),
+        NplFault::drop_to(2).from(1),
+        NplFault::drop_to(0).from(2),
+        NplFault::drop_to(1).from(2),
+    ]);
+    let f3 = c.fallback_round().unwrap();
+    f3.assert_success().assert_no_hazards();
+    let mut majority_sorted = vec![keys[0].clone(), keys[1].clone()];
+    majority_sorted.sort();
+    assert_eq!(new_unl(&f3, 0), Some(majority_sorted.clone()));
+    assert_eq!(new_unl(&f3, 1), Some(majority_sorted.clone()));
+    // Node 2 heard only itself: not a majority, so it changes nothing.
+    assert_eq!(f3.node(2).npl_received.len(), 1);
+    assert_eq!(new_unl(&f3, 2), None);
+    assert_eq!(state_hash(&f3, 0), state_hash(&f3, 1));
+    assert_eq!(state_hash(&f3, 2), r1.state_hash().unwrap());
+    f3.assert_disagree();
+    assert!(f3.config_applied.is_none(), "the nodes' files differ");
+
+    // Nodes 0 and 1 recorded the recovery.
+    let read = c.read("bob", "").unwrap();
+    let reply: serde_json::Value =
+        serde_json::from_str(&read.node(0).output_strings("bob")[0]).unwrap();
+    assert_eq!(reply["notebook"]["notes"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        reply["notebook"]["recoveries"],
+        serde_json::json!([{
+            "non_consensus_rounds": 3,
+            "removed": [keys[2]],
+            "unl": majority_sorted,
+        }])
+    );
+    let on_node2: serde_json::Value =
+        serde_json::from_str(&read.node(2).output_strings("bob")[0]).unwrap();
+    assert_eq!(on_node2["notebook"]["recoveries"], serde_json::json!([]));
+}
+
+#[test]
+fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
+    // Node 2's messages never leave it (an observer in the simulator), and the
+    // environment lowers the threshold to the first round without consensus:
+    // the dev-mode command of the example's doc comment.
+    let mut c = Cluster::new(cargo_example("fallback").unwrap())
+        .nodes(3)
+        .variant(Variant::Mode)
+        .user("alice")
+        .observer(2)
+        .env("FALLBACK_RECOVER_AFTER", "1");
+    let mut two: Vec<String> = (0..2).map(|i| c.node_keys(i).public_key).collect();
+    two.sort();
+    c.input("alice", "first note");
+    c.round()
+        .unwrap()
+        .assert_agree()
+        .assert_outputs("alice", &[&noted(1, 1)]);
+    let f = c.fallback_round().unwrap();
+    f.assert_agree().assert_success().assert_no_hazards();
+    for i in 0..3 {
+        assert_eq!(new_unl(&f, i), Some(two.clone()));
+    }
+    // Every node wrote the same valid file: applied for the next rounds.
+    let applied = f.config_applied.as_ref().expect("patch.cfg applied");
+    assert_eq!(applied.config.unl, two);
+    assert_eq!(c.patch_config().unl, two);
+}

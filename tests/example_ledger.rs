@@ -1,0 +1,159 @@
+//! examples/ledger.rs on a simulated 3-node cluster: minting by the users the
+//! config lists, transfers, balances, every kind of typed error, errors that
+//! change nothing, the state on disk, and read requests.
+
+use hotpocket::sim::{Cluster, RoundReport, cargo_example};
+
+fn error(kind: &str) -> String {
+    format!(r#"{{"error":{{"kind":"{kind}"}}}}"#)
+}
+
+fn all_say(r: &RoundReport, user: &str, expected: &[String]) {
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    r.assert_agree()
+        .assert_success()
+        .assert_outputs(user, &expected);
+}
+
+#[test]
+fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
+    let c = Cluster::new(cargo_example("ledger").unwrap())
+        .nodes(3)
+        .user("alice")
+        .user("bob")
+        .user("carol");
+    let alice = c.user_public_key("alice");
+    let bob = c.user_public_key("bob");
+    let carol = c.user_public_key("carol");
+    // The engine's order (by key): alice, carol, bob.
+    assert!(alice < carol && carol < bob);
+    let mut c = c.env("LEDGER_MINTERS", &format!("{alice}, not-a-key"));
+
+    let transfer =
+        |to: &str, amount: &str| format!(r#"{{"transfer":{{"to":"{to}","amount":{amount}}}}}"#);
+    let mint = |to: &str, amount: &str| format!(r#"{{"mint":{{"to":"{to}","amount":{amount}}}}}"#);
+
+    // Round 1: accounts open; alice mints; bob's account does not exist yet
+    // when alice's inputs run.
+    c.input("alice", r#""open""#)
+        .input("alice", mint(&alice, "100"))
+        .input("alice", transfer(&bob, "40"))
+        .input("bob", r#""open""#);
+    let r1 = c.round().unwrap();
+    all_say(
+        &r1,
+        "alice",
+        &[
+            format!(r#"{{"opened":{{"account":"{alice}","balance":0}}}}"#),
+            format!(r#"{{"minted":{{"to":"{alice}","amount":100,"balance":100,"supply":100}}}}"#),
+            format!(r#"{{"error":{{"kind":"unknown_account","account":"{bob}"}}}}"#),
+        ],
+    );
+    all_say(
+        &r1,
+        "bob",
+        &[format!(r#"{{"opened":{{"account":"{bob}","balance":0}}}}"#)],
+    );
+    all_say(&r1, "carol", &[]);
+    for node in &r1.nodes {
+        assert_eq!(
+            String::from_utf8_lossy(&node.stderr),
+            "ledger: LEDGER_MINTERS entry \"not-a-key\" is not a public key; ignored\n"
+        );
+    }
+
+    // Round 2: a transfer, then one of every error.
+    c.input("alice", transfer(&bob, "40"))
+        .input("alice", transfer(&bob, "-5"))
+        .input("alice", transfer(&bob, "0"))
+        .input("alice", transfer(&bob, "1000"))
+        .input("alice", transfer(&bob, "18446744073709551616"))
+        .input("alice", transfer(&carol, "1"))
+        .input("alice", mint(&bob, &u64::MAX.to_string()))
+        .input("alice", "not json")
+        .input("alice", r#"{"burn":{"amount":1}}"#)
+        .input(
+            "alice",
+            format!(r#"{{"transfer":{{"to":"{bob}","amount":1,"memo":"hi"}}}}"#),
+        )
+        .input("alice", transfer(&bob, "1.5"))
+        .input("carol", r#""balance""#)
+        .input("carol", mint(&carol, "5"))
+        .input("bob", r#""balance""#)
+        .input("bob", transfer(&alice, "41"))
+        .input(
+            "bob",
+            transfer(&bob.to_uppercase().replacen("ED", "ed", 1), "10"),
+        );
+    let r2 = c.round().unwrap();
+    all_say(
+        &r2,
+        "alice",
+        &[
+            format!(r#"{{"transferred":{{"to":"{bob}","amount":40,"balance":60}}}}"#),
+            r#"{"error":{"kind":"negative_amount","amount":-5}}"#.to_owned(),
+            error("zero_amount"),
+            r#"{"error":{"kind":"insufficient_funds","balance":60,"amount":1000}}"#.to_owned(),
+            r#"{"error":{"kind":"amount_too_large","amount":18446744073709551616,"max":18446744073709551615}}"#.to_owned(),
+            format!(r#"{{"error":{{"kind":"unknown_account","account":"{carol}"}}}}"#),
+            r#"{"error":{"kind":"overflow","supply":100,"amount":18446744073709551615}}"#.to_owned(),
+            r#"{"error":{"kind":"bad_command","reason":"expected value at line 1 column 1"}}"#.to_owned(),
+            r#"{"error":{"kind":"bad_command","reason":"unknown variant `burn`, expected one of `open`, `mint`, `transfer`, `balance` at line 1 column 7"}}"#.to_owned(),
+            r#"{"error":{"kind":"bad_command","reason":"unknown field `memo`, expected `to` or `amount` at line 1 column 104"}}"#.to_owned(),
+            r#"{"error":{"kind":"bad_command","reason":"expected `,` or `}` at line 1 column 98"}}"#.to_owned(),
+        ],
+    );
+    all_say(
+        &r2,
+        "carol",
+        &[
+            format!(r#"{{"error":{{"kind":"unknown_account","account":"{carol}"}}}}"#),
+            error("not_a_minter"),
+        ],
+    );
+    all_say(
+        &r2,
+        "bob",
+        &[
+            format!(r#"{{"balance":{{"account":"{bob}","balance":40}}}}"#),
+            r#"{"error":{"kind":"insufficient_funds","balance":40,"amount":41}}"#.to_owned(),
+            // A transfer to oneself (the key in capitals) changes nothing.
+            format!(r#"{{"transferred":{{"to":"{bob}","amount":10,"balance":40}}}}"#),
+        ],
+    );
+    let state = c.state_dir(1).unwrap().join("ledger.json");
+    let saved = format!(r#"{{"balances":{{"{alice}":60,"{bob}":40}},"supply":100}}"#);
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), saved);
+
+    // Round 3: nothing but refused commands leaves the state as it was.
+    c.input("bob", transfer(&alice, "1000"))
+        .input("bob", mint(&bob, "1"))
+        .input("carol", transfer(&alice, "1"));
+    let r3 = c.round().unwrap();
+    r3.assert_agree();
+    assert_eq!(r3.state_hash(), r2.state_hash());
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), saved);
+
+    // Read requests answer balances only, and change nothing.
+    let read = c.read("bob", r#""balance""#).unwrap();
+    all_say(
+        &read,
+        "bob",
+        &[format!(
+            r#"{{"balance":{{"account":"{bob}","balance":40}}}}"#
+        )],
+    );
+    let read = c.read("bob", transfer(&alice, "1")).unwrap();
+    all_say(&read, "bob", &[error("read_only")]);
+    let read = c.read("carol", r#""balance""#).unwrap();
+    all_say(
+        &read,
+        "carol",
+        &[format!(
+            r#"{{"error":{{"kind":"unknown_account","account":"{carol}"}}}}"#
+        )],
+    );
+    let r4 = c.round().unwrap();
+    r4.assert_agree();
+    assert_eq!(r4.state_hash(), r2.state_hash());
+}
