@@ -37,6 +37,8 @@
 //! - [`args`], [`config`], [`peers`], [`state`]: the engine's arguments,
 //!   `patch.cfg`, peer changesets and typed state, for those who need them
 //!   directly.
+//! - [`guide`]: what a contract does with bad input ([`guide::bad_input`])
+//!   and how to keep every node agreeing ([`guide::determinism`]).
 //!
 //! The runtime targets hpcore 0.6.4 (`main`, a `readonly` flag in the
 //! arguments) and the 0.6.5 fallback branch (a `mode`), byte for byte.
@@ -81,6 +83,21 @@ pub use rng::Rng;
 pub use round::{Node, Npl, Round, User};
 
 pub mod prelude;
+
+/// Guides: documentation only, no items.
+pub mod guide {
+    /// What a contract does when something is wrong: every failure the
+    /// runtime handles, its message, exit status and what is still delivered.
+    pub mod bad_input {
+        #![doc = include_str!("docs/bad_input.md")]
+    }
+
+    /// What every node must agree on, every source of nondeterminism an
+    /// author can meet, and what the framework gives instead.
+    pub mod determinism {
+        #![doc = include_str!("docs/determinism.md")]
+    }
+}
 
 #[doc = include_str!("docs/contract.md")]
 pub use hotpocket_macros::contract;
