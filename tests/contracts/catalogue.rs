@@ -13,6 +13,16 @@
 //!   `CATALOGUE_MARK_SAVE` set it then writes `saving` on stderr, with
 //!   `CATALOGUE_PEAK_MEMORY` set the process's peak resident memory.
 
+// The runtime's own no-panic policy, applied to this contract and to the code
+// `#[contract]` generates for it (the deliberate panics below are allowed
+// one by one).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use hotpocket::peers::PeerChangeset;
 use hotpocket::prelude::*;
 
@@ -75,6 +85,7 @@ fn open_fds() -> String {
 impl Catalogue {
     #[on_round_start]
     fn start(&mut self, _ctx: &mut Round) {
+        #[allow(clippy::panic)]
         if std::env::var("CATALOGUE_START").as_deref() == Ok("panic") {
             panic!("on_round_start was told to panic");
         }
@@ -85,7 +96,9 @@ impl Catalogue {
         match cmd {
             Cmd::Echo(text) => user.send(text),
             Cmd::Fail(why) => Err(Error::msg(why)),
+            #[allow(clippy::panic)]
             Cmd::Panic(msg) => panic!("{msg}"),
+            #[allow(clippy::panic)]
             Cmd::PanicAny => std::panic::panic_any(42_u32),
             Cmd::Npl(size) => {
                 ctx.npl_send(vec![b'n'; size])?;
@@ -112,6 +125,7 @@ impl Catalogue {
                 self.pad = pad(version, size);
                 user.send(format!("saving {version}"))
             }
+            #[allow(clippy::panic)]
             Cmd::Secrets => {
                 user.send(format!("{ctx:?} {:?}", ctx.private_key()))?;
                 panic!("{ctx:?} {:?}", ctx.private_key())
