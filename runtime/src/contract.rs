@@ -124,10 +124,18 @@ pub(crate) struct Reporter {
     pub(crate) outcome: Outcome,
 }
 
+/// Writes one report line to stderr (the engine's contract log). Never
+/// panics: `eprintln!` does when stderr is closed or broken (the engine's
+/// `tee` gone), which would cost the rest of the round over a log line.
+fn log(message: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "hotpocket: {message}");
+}
+
 impl Reporter {
     fn report(&mut self, message: String) {
         if self.echo {
-            eprintln!("hotpocket: {message}");
+            log(&message);
         }
         self.outcome.problems.push(message);
     }
@@ -160,11 +168,11 @@ fn install_panic_hook() {
                 if cfg!(panic = "abort") {
                     // catch_unwind cannot catch anything in such a build: the
                     // process aborts when this hook returns, so say it now.
-                    eprintln!(
-                        "hotpocket: contract code panicked: {msg}{at}; this binary is built with \
+                    log(format_args!(
+                        "contract code panicked: {msg}{at}; this binary is built with \
                          `panic = \"abort\"`, so the process aborts and the round is lost \
                          (build contracts with the default `panic = \"unwind\"`)"
-                    );
+                    ));
                 }
                 LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
             } else {
@@ -341,7 +349,7 @@ fn main_code<C: Contract>() -> i32 {
     let args = match Args::from_stdin() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("hotpocket: {e}");
+            log(e);
             return 1;
         }
     };
@@ -349,7 +357,7 @@ fn main_code<C: Contract>() -> i32 {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
-            eprintln!("hotpocket: {e}");
+            log(e);
             1
         }
     }
@@ -362,9 +370,9 @@ fn dev_mode(args: Vec<String>) -> i32 {
 
 #[cfg(not(feature = "sim"))]
 fn dev_mode(_args: Vec<String>) -> i32 {
-    eprintln!(
-        "hotpocket: this contract is started by the HotPocket engine, which writes the round's arguments on \
-         stdin; dev mode (local simulation) needs the `sim` feature of the `hotpocket` crate"
+    log(
+        "this contract is started by the HotPocket engine, which writes the round's arguments on \
+         stdin; dev mode (local simulation) needs the `sim` feature of the `hotpocket` crate",
     );
     2
 }
@@ -426,10 +434,10 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
         }) {
             Ok(fd) => OutputSink::Socket(OutputSocket::new(fd)),
             Err(e) => {
-                eprintln!(
-                    "hotpocket: {e}; user {}'s inputs still run, but its outputs cannot be sent",
+                log(format_args!(
+                    "{e}; user {}'s inputs still run, but its outputs cannot be sent",
                     u.public_key
-                );
+                ));
                 OutputSink::Unavailable(format!("no usable output socket: {e}"))
             }
         };
@@ -533,7 +541,7 @@ fn finish(round: &mut Round) {
     if let Err(e) = round.send_control(br#"{"type":"contract_end"}"#) {
         // A closed control channel at the very end loses nothing.
         if !matches!(e, Error::Control(_)) {
-            eprintln!("hotpocket: {e}");
+            log(e);
         }
     }
     if let Outbox::Engine { npl, control } = round.outbox_mut() {
