@@ -936,6 +936,31 @@ fn the_engine_closes_npl_or_control_early() {
     assert_eq!(run.code, Some(0));
 }
 
+#[test]
+fn a_broken_stderr_costs_only_the_reports() {
+    // The engine's log pipeline (`tee`) gone: every report fails to be
+    // written, and the round goes on regardless.
+    let dir = std::env::temp_dir().join(format!("hotpocket-stderr-{}", std::process::id()));
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let run = support::HandRound::spawn_stderr_broken(
+        &state,
+        &[
+            r#"{"Fail":"reported into the void"}"#,
+            r#"{"Panic":"also"}"#,
+            r#"{"Save":[9,1]}"#,
+        ],
+    )
+    .finish();
+    assert_eq!(run.code, Some(0));
+    assert_eq!(run.outputs, ["saving 9", "end"]);
+    assert_eq!(
+        std::fs::read_to_string(state.join("state.json")).unwrap(),
+        r#"{"version":9,"pad":"j"}"#
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // ---------------------------------------------------------------------------
 // State and patch.cfg
 // ---------------------------------------------------------------------------

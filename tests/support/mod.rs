@@ -141,6 +141,23 @@ impl HandRound {
         close_npl: bool,
         env: &[(&str, &str)],
     ) -> HandRound {
+        Self::spawn_inner(state, inputs, close_control, close_npl, env, false)
+    }
+
+    /// [`spawn`](Self::spawn) with a broken stderr: a pipe nobody reads
+    /// (its read end closed), so every write to it fails with EPIPE.
+    pub fn spawn_stderr_broken(state: &Path, inputs: &[&str]) -> HandRound {
+        Self::spawn_inner(state, inputs, false, false, &[], true)
+    }
+
+    fn spawn_inner(
+        state: &Path,
+        inputs: &[&str],
+        close_control: bool,
+        close_npl: bool,
+        env: &[(&str, &str)],
+        stderr_broken: bool,
+    ) -> HandRound {
         let node = KeyPair::node(0);
         let alice = KeyPair::user("alice");
         let store = File::from(
@@ -176,8 +193,14 @@ impl HandRound {
             .envs(env.iter().copied())
             .current_dir(state)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::null());
+        if stderr_broken {
+            let (read_end, write_end) = nix::unistd::pipe().unwrap();
+            drop(read_end);
+            cmd.stderr(Stdio::from(write_end));
+        } else {
+            cmd.stderr(Stdio::piped());
+        }
         let keep = [u, c, n, i];
         // SAFETY: only fcntl, an async-signal-safe call, between fork and exec.
         unsafe {
@@ -203,10 +226,13 @@ impl HandRound {
             let _ = UnixStream::from(user_hp).read_to_end(&mut bytes);
             bytes
         });
-        let mut err_pipe = child.stderr.take().unwrap();
+        let err_pipe = child.stderr.take();
         let (lines_tx, lines) = std::sync::mpsc::channel();
         let stderr = std::thread::spawn(move || {
             let mut bytes = Vec::new();
+            let Some(mut err_pipe) = err_pipe else {
+                return bytes;
+            };
             let mut buf = [0u8; 4096];
             loop {
                 match err_pipe.read(&mut buf) {
