@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use hotpocket::sim::{Cluster, HazardKind, RoundReport};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const MARK_BEGIN: &str = "<!-- round_cost results: begin (written by `cargo bench`; do not edit) -->";
+const MARK_BEGIN: &str =
+    "<!-- round_cost results: begin (written by `cargo bench`; do not edit) -->";
 const MARK_END: &str = "<!-- round_cost results: end -->";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -43,9 +44,19 @@ impl Kind {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Work {
     Empty,
-    Echo { users: usize, inputs: usize, size: usize },
-    Npl { nodes: usize, count: usize, size: usize },
-    Counter { inputs: usize },
+    Echo {
+        users: usize,
+        inputs: usize,
+        size: usize,
+    },
+    Npl {
+        nodes: usize,
+        count: usize,
+        size: usize,
+    },
+    Counter {
+        inputs: usize,
+    },
 }
 
 struct Scenario {
@@ -205,12 +216,8 @@ fn contract(kind: Kind, work: Work, node: Option<&Path>) -> Option<Cluster> {
             Cluster::new(bin(env!("CARGO_BIN_EXE_bench-fw-counter")))
         }
         (Kind::Node, Work::Counter { .. }) => return None,
-        (Kind::Node, Work::Npl { .. }) => Cluster::new(node?)
-            .bin_args(script)
-            .env("BENCH", "npl"),
-        (Kind::Node, _) => Cluster::new(node?)
-            .bin_args(script)
-            .env("BENCH", "echo"),
+        (Kind::Node, Work::Npl { .. }) => Cluster::new(node?).bin_args(script).env("BENCH", "npl"),
+        (Kind::Node, _) => Cluster::new(node?).bin_args(script).env("BENCH", "echo"),
     };
     let c = c.exec_timeout(120_000);
     Some(match work {
@@ -304,7 +311,9 @@ fn scenario_hazard(k: HazardKind) -> bool {
 fn tail(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     let cut = s.len().saturating_sub(1500);
-    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+    let cut = (cut..s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
     s[cut..].to_owned()
 }
 
@@ -338,7 +347,12 @@ fn check(
             ));
         }
         if String::from_utf8_lossy(&n.stderr).contains("npl: heard") {
-            return Err(format!("{} node {}: {}", kind.name(), n.index, tail(&n.stderr)));
+            return Err(format!(
+                "{} node {}: {}",
+                kind.name(),
+                n.index,
+                tail(&n.stderr)
+            ));
         }
         let bad = |u: usize, got: usize, want: usize, at: Option<usize>| {
             Err(format!(
@@ -353,7 +367,8 @@ fn check(
                 for u in 0..users {
                     let got = n.outputs_to(&format!("u{u:04}"));
                     let at = (0..inputs).find(|&i| {
-                        got.get(i).map(Vec::as_slice) != Some(&echo_input(work, round, u, i, &pool)[..])
+                        got.get(i).map(Vec::as_slice)
+                            != Some(&echo_input(work, round, u, i, &pool)[..])
                     });
                     if got.len() != inputs || at.is_some() {
                         return bad(u, got.len(), inputs, at);
@@ -591,10 +606,9 @@ impl Results {
                 _ => (f64::NAN, f64::NAN),
             };
             let (nf_cpu, nf_wall) = match (node, fw) {
-                (Some(n), Some(fw)) => (
-                    ratio(n.cpu().1, fw.cpu().1),
-                    ratio(n.wall().1, fw.wall().1),
-                ),
+                (Some(n), Some(fw)) => {
+                    (ratio(n.cpu().1, fw.cpu().1), ratio(n.wall().1, fw.wall().1))
+                }
                 _ => (f64::NAN, f64::NAN),
             };
             let mut t = Vec::new();
@@ -698,11 +712,7 @@ fn write_benchmarks_md(section: &str) {
         eprintln!("round_cost: BENCHMARKS.md lacks the results markers");
         return;
     };
-    let new = format!(
-        "{}{MARK_BEGIN}\n\n{section}\n{}",
-        &text[..b],
-        &text[e..]
-    );
+    let new = format!("{}{MARK_BEGIN}\n\n{section}\n{}", &text[..b], &text[e..]);
     match std::fs::write(&path, new) {
         Ok(()) => eprintln!("round_cost: results written to {}", path.display()),
         Err(e) => eprintln!("round_cost: writing {}: {e}", path.display()),
@@ -718,7 +728,9 @@ fn main() {
     let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
         .ok()
         .map(|s| s.split(',').map(|x| x.trim().to_owned()).collect());
-    let reps_override: Option<usize> = std::env::var("BENCH_REPS").ok().and_then(|s| s.parse().ok());
+    let reps_override: Option<usize> = std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let node = if std::env::var_os("BENCH_NO_NODE").is_some() {
         None
     } else {
@@ -733,8 +745,18 @@ fn main() {
         }
         let reps = reps_override.unwrap_or(s.reps);
         let t = Instant::now();
-        let series = measure(s, &[Kind::Raw, Kind::Framework, Kind::Node], node.as_deref(), reps);
-        eprintln!("round_cost: ({}) {} done in {:.1} s", s.id, s.title, t.elapsed().as_secs_f64());
+        let series = measure(
+            s,
+            &[Kind::Raw, Kind::Framework, Kind::Node],
+            node.as_deref(),
+            reps,
+        );
+        eprintln!(
+            "round_cost: ({}) {} done in {:.1} s",
+            s.id,
+            s.title,
+            t.elapsed().as_secs_f64()
+        );
         results.rows.push((s, series));
     }
     let section = results.render(start.elapsed());
@@ -743,6 +765,8 @@ fn main() {
     if complete && std::env::var("BENCH_WRITE").as_deref() != Ok("0") {
         write_benchmarks_md(&section);
     } else {
-        eprintln!("round_cost: partial run (BENCH_ONLY, BENCH_REPS or no Node); BENCHMARKS.md left as it is");
+        eprintln!(
+            "round_cost: partial run (BENCH_ONLY, BENCH_REPS or no Node); BENCHMARKS.md left as it is"
+        );
     }
 }
