@@ -108,3 +108,36 @@ fn help_and_usage_errors() {
         "{out}"
     );
 }
+
+#[test]
+fn report_shows_an_applied_patch_cfg_change() {
+    let args: Vec<String> = [
+        "--nodes",
+        "2",
+        "--input",
+        "alice:set consensus.roundtime 2000",
+        "--rounds",
+        "2",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let mut out = Vec::new();
+    let code = dev::run(env!("CARGO_BIN_EXE_test-patch").as_ref(), &args, &mut out);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("    patch.cfg changed: consensus.roundtime 1000 -> 2000"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  patch.cfg applied for the next rounds: consensus.roundtime 1000 -> 2000"),
+        "{out}"
+    );
+    // Round 2 steps the clock by the new round time.
+    assert!(out.contains("timestamp 1704067203000"), "{out}");
+    assert!(
+        out.contains("patch.cfg changed by the contract and applied after round [1]"),
+        "{out}"
+    );
+}

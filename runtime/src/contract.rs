@@ -388,6 +388,7 @@ fn dev_mode(_args: Vec<String>) -> i32 {
 /// `Ok(false)` when the round ran but something fatal happened (state not
 /// loadable or not saved).
 fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
+    check_fd_numbers(&args)?;
     if C::CLOSE_INHERITED_FDS && std::env::var_os("HOTPOCKET_KEEP_FDS").is_none_or(|v| v != "1") {
         let mut named = vec![args.control_fd, args.user_in_fd];
         named.extend(args.npl_fd);
@@ -476,6 +477,38 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
     let ok = run_round::<C>(&mut round, &mut inputs, &mut npl_source, &mut reporter);
     finish(&mut round);
     Ok(ok)
+}
+
+/// Every channel fd must be distinct and above 2: taking one twice would
+/// close it twice, and 0-2 are the process's stdio (the engine passes 0 as
+/// `user_in_fd` only in fallback rounds, which have no users, so it is unused).
+fn check_fd_numbers(args: &Args) -> Result<()> {
+    let mut named: Vec<(String, std::os::fd::RawFd)> = vec![("control_fd".into(), args.control_fd)];
+    named.extend(args.npl_fd.map(|fd| ("npl_fd".to_owned(), fd)));
+    if !args.users.is_empty() {
+        named.push(("user_in_fd".into(), args.user_in_fd));
+    }
+    named.extend(
+        args.users
+            .iter()
+            .map(|u| (format!("users.{}[0]", u.public_key), u.out_fd)),
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    for (field, fd) in named {
+        if fd <= 2 {
+            return Err(Error::args(
+                field,
+                format!("file descriptor {fd} is the process's stdio, not a channel"),
+            ));
+        }
+        if let Some(first) = seen.insert(fd, field.clone()) {
+            return Err(Error::args(
+                field,
+                format!("file descriptor {fd} is also given as `{first}`"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Load, execute, save. Returns false when the state could not be loaded or
@@ -787,6 +820,29 @@ mod tests {
         };
         let ok = run_round::<Saved>(&mut r, &mut inputs, &mut NplSource::None, &mut reporter);
         (ok, reporter.outcome.problems)
+    }
+
+    #[test]
+    fn channel_fds_must_be_distinct_and_not_stdio() {
+        let json = |control: i32, out_a: i32, out_b: i32| {
+            format!(
+                r#"{{"hp_version":"0.6.4","contract_id":"c","public_key":"ed01","private_key":"ed02","timestamp":1,"readonly":false,"lcl_seq_no":1,"lcl_hash":"ab","npl_fd":7,"control_fd":{control},"user_in_fd":6,"users":{{"ed0a":[{out_a}],"ed0b":[{out_b}]}},"unl":{{}}}}"#
+            )
+        };
+        let check = |j: String| check_fd_numbers(&Args::parse(j.as_bytes()).unwrap());
+        assert!(check(json(5, 8, 9)).is_ok());
+        let e = check(json(5, 8, 8)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "round arguments: field `users.ed0b[0]`: file descriptor 8 is also given as `users.ed0a[0]`"
+        );
+        let e = check(json(5, 7, 9)).unwrap_err().to_string();
+        assert!(
+            e.contains("`users.ed0a[0]`") && e.contains("also given as `npl_fd`"),
+            "{e}"
+        );
+        let e = check(json(1, 8, 9)).unwrap_err().to_string();
+        assert!(e.contains("`control_fd`") && e.contains("stdio"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,45 @@
 //! # hotpocket
 //!
 //! Write [HotPocket](https://github.com/EvernodeXRPL/hotpocket) smart contracts in Rust.
+//!
+//! HotPocket starts the contract as a child process every round, with the
+//! round's arguments as JSON on stdin, the users' inputs in a file descriptor,
+//! one output socket per user, a control socket and an NPL (node party line)
+//! socket. This crate does all of that for you:
+//!
+//! ```
+//! use hotpocket::prelude::*;
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! struct Counter { total: i64 }
+//!
+//! #[derive(Deserialize)]
+//! enum Cmd { Add(i64), Get }
+//!
+//! #[hotpocket::contract(state = "counter.json")]
+//! impl Counter {
+//!     #[on_input]
+//!     fn input(&mut self, _ctx: &mut Round, user: &User, Json(cmd): Json<Cmd>) -> Result<()> {
+//!         if let Cmd::Add(n) = cmd { self.total += n; }
+//!         user.send_json(&self.total)
+//!     }
+//! }
+//! # let mut c = Counter::default();
+//! # let out = hotpocket::testing::TestRound::new().input("alice", r#"{"Add":2}"#).run(&mut c);
+//! # assert_eq!(out.outputs("alice"), ["2"]);
+//! ```
+//!
+//! - [`contract`]: the attribute, its options, handlers and extractors.
+//! - [`Round`], [`User`], [`Node`]: what handlers see and do.
+//! - [`testing`]: run a round of your contract in a plain `#[test]`.
+//! - `sim` (feature `sim`, on by default): the local engine simulator behind
+//!   dev mode (`cargo run -- --dev`) and process-level tests.
+//! - [`args`], [`config`], [`peers`], [`state`]: the engine's arguments,
+//!   `patch.cfg`, peer changesets and typed state, for those who need them
+//!   directly.
+//!
+//! The runtime targets hpcore 0.6.4 (`main`, a `readonly` flag in the
+//! arguments) and the 0.6.5 fallback branch (a `mode`), byte for byte.
 #![warn(missing_docs)]
 // Data from outside the process (the engine's JSON, inputs, sockets, files)
 // must never panic the runtime: no unwrap/expect/unchecked indexing outside tests.
@@ -40,3 +79,18 @@ pub use handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use peers::{Peer, PeerChangeset};
 pub use rng::Rng;
 pub use round::{Node, Npl, Round, User};
+
+pub mod prelude;
+
+#[doc = include_str!("docs/contract.md")]
+pub use hotpocket_macros::contract;
+pub use hotpocket_macros::{on_input, on_npl, on_read_request, on_round_end, on_round_start};
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+/// The README's code blocks, compiled and run as doctests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

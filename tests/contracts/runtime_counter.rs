@@ -1,7 +1,9 @@
 //! A counter written against the hotpocket runtime by hand (the `Contract`
 //! trait, as `#[contract]` would generate it): inputs are numbers to add; each
-//! user gets the new total; read requests answer with the total. With the
-//! runtime's `run`, it gets dev mode: run it from a terminal or with `--dev`.
+//! user gets the new total; read requests answer with the total. An input
+//! `roundtime=<ms>` changes `consensus.roundtime` in patch.cfg through the
+//! runtime instead. With the runtime's `run`, it gets dev mode: run it from a
+//! terminal or with `--dev`.
 
 use hotpocket::{Contract, HandlerError, Round, User};
 use serde::{Deserialize, Serialize};
@@ -27,11 +29,22 @@ impl Contract for Counter {
 
     fn on_input(
         &mut self,
-        _round: &mut Round,
+        round: &mut Round,
         user: &User,
         input: &[u8],
     ) -> Result<(), HandlerError> {
         let text = String::from_utf8_lossy(input);
+        if let Some(ms) = text.strip_prefix("roundtime=") {
+            let failed = |e: hotpocket::Error| HandlerError::Failed(e.to_string());
+            let mut cfg = round.patch_config().map_err(failed)?;
+            cfg.consensus.roundtime = ms
+                .parse()
+                .map_err(|_| HandlerError::Failed(format!("not a round time: {ms:?}")))?;
+            round.update_patch_config(&cfg).map_err(failed)?;
+            return user
+                .send("patched")
+                .map_err(|e| HandlerError::Failed(e.to_string()));
+        }
         let n: i64 = text
             .trim()
             .parse()

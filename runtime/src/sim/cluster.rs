@@ -14,13 +14,16 @@ use std::time::{Duration, Instant};
 use nix::fcntl::FallocateFlags;
 use nix::sys::memfd::{MFdFlags, memfd_create};
 
-use super::config::{ContractConfig, Variant};
+use super::config::{self as simcfg, Variant};
 use super::host::{self, ArgsMap, ExecSpec, NodeExec, RunUnl, RunUser};
 use super::keys::KeyPair;
 use super::npl::{NplFault, NplHub};
-use super::report::{Hazard, Mode, NodeReport, RoundReport, verdict};
+use super::report::{
+    ConfigUpdate, Hazard, Mode, NodeReport, PATCH_CFG, PatchChange, RoundReport, verdict,
+};
 use super::sha256::{Sha256, hex};
 use super::snapshot;
+use crate::config::PatchConfig;
 
 /// The simulated clock's start: 2024-01-01T00:00:00Z in unix ms. Round `n`'s
 /// timestamp is this plus `n` round times, so timestamps never depend on
@@ -134,6 +137,12 @@ struct Runtime {
     clock_ms: u64,
     executions: u64,
     non_consensus_rounds: u64,
+    /// The configuration last written to every node's `patch.cfg` or applied
+    /// from it; `None` until the first write.
+    written: Option<PatchConfig>,
+    /// The bytes every node's `patch.cfg` had after that: a round that
+    /// leaves other bytes changed the file.
+    patch_bytes: Vec<u8>,
 }
 
 impl Drop for Runtime {
@@ -165,6 +174,32 @@ impl Drop for Runtime {
 /// directory `<root>/node<i>/state` with `<root>/node<i>/patch.cfg`; the UNL
 /// is all nodes. The root is a fresh temporary directory removed on drop,
 /// unless [`keep_state`](Self::keep_state) names one.
+///
+/// # The contract configuration
+///
+/// The cluster's [`PatchConfig`] is what each node's `patch.cfg` is written
+/// from, before the first round and again whenever it was changed through
+/// [`config_mut`](Self::config_mut) between rounds (as an operator editing
+/// hp.cfg). An empty `unl` stands for the cluster's node keys and an empty
+/// `bin_path` for the contract binary, and for [`Variant::Mode`], which
+/// requires `consensus.fallback`, an absent one means `execute: true`.
+///
+/// A contract may rewrite `../patch.cfg` itself. After each consensus or
+/// fallback round the cluster does what the engine does once the nodes agree
+/// on the new file (PROTOCOL.md §1.10): if every node's file changed to the
+/// same bytes and [passes the engine's rules](PatchConfig::validate), it
+/// becomes the configuration for the next rounds
+/// ([`RoundReport::config_applied`]). Of its fields, `bin_path` (relative
+/// to the state directory), `bin_args`, `environment`, every
+/// `round_limits` entry and `consensus.roundtime` (the clock's step and the
+/// fallback time limit) take effect, and `consensus.fallback.execute: false`
+/// makes [`fallback_round`](Self::fallback_round) refuse to run. The rest
+/// (`unl`, `version`, `max_input_ledger_offset`, the modes, `stage_slice`,
+/// `threshold`) is recorded in [`patch_config`](Self::patch_config) only: the
+/// contract's `unl` argument and NPL stay the cluster's nodes. A file the
+/// engine would reject is a [`Hazard::InvalidPatchConfig`] on that node, and
+/// files differing between nodes are a disagreement at `../patch.cfg`;
+/// neither is applied.
 pub struct Cluster {
     bin: PathBuf,
     node_count: usize,
@@ -173,7 +208,7 @@ pub struct Cluster {
     users: Vec<(String, KeyPair)>,
     pending: Vec<(String, Vec<u8>)>,
     variant: Variant,
-    config: ContractConfig,
+    config: PatchConfig,
     contract_id: String,
     faults: Vec<NplFault>,
     map_args: Option<Arc<ArgsMap>>,
@@ -210,7 +245,7 @@ impl Cluster {
             users: Vec::new(),
             pending: Vec::new(),
             variant: Variant::Readonly,
-            config: ContractConfig::default(),
+            config: simcfg::initial(),
             contract_id: DEFAULT_CONTRACT_ID.into(),
             faults: Vec::new(),
             map_args: None,
@@ -241,14 +276,18 @@ impl Cluster {
         self
     }
 
-    /// Replaces the contract configuration.
-    pub fn config(mut self, config: ContractConfig) -> Self {
+    /// Replaces the contract configuration (see [the type's
+    /// docs](Cluster#the-contract-configuration); an empty `unl` or
+    /// `bin_path` is filled in by the cluster). It must pass
+    /// [`PatchConfig::validate`], or the first round fails with
+    /// [`SimError::Usage`], as the engine refuses to start.
+    pub fn config(mut self, config: PatchConfig) -> Self {
         self.config = config;
         self
     }
 
     /// Edits the contract configuration.
-    pub fn configure(mut self, edit: impl FnOnce(&mut ContractConfig)) -> Self {
+    pub fn configure(mut self, edit: impl FnOnce(&mut PatchConfig)) -> Self {
         edit(&mut self.config);
         self
     }
@@ -341,9 +380,17 @@ impl Cluster {
         self
     }
 
-    /// The contract configuration, for changes between rounds.
-    pub fn config_mut(&mut self) -> &mut ContractConfig {
+    /// The contract configuration, for changes between rounds: a change is
+    /// written to every node's `patch.cfg` before the next round.
+    pub fn config_mut(&mut self) -> &mut PatchConfig {
         &mut self.config
+    }
+
+    /// The contract configuration the next round runs with: as configured,
+    /// with the cluster's UNL and binary filled in once a round ran, and any
+    /// `patch.cfg` change the nodes agreed on applied.
+    pub fn patch_config(&self) -> &PatchConfig {
+        &self.config
     }
 
     /// Replaces the NPL fault rules, for changes between rounds.
@@ -427,6 +474,12 @@ impl Cluster {
                     .into(),
             ));
         }
+        if self.config.consensus.fallback.is_some_and(|f| !f.execute) {
+            return Err(SimError::Usage(
+                "consensus.fallback.execute is false: the engine does not run the contract in fallback rounds"
+                    .into(),
+            ));
+        }
         self.run(Mode::ConsensusFallback, None)
     }
 
@@ -447,11 +500,6 @@ impl Cluster {
         };
         let bin = fs::canonicalize(&self.bin)
             .map_err(io_err(format!("contract binary {}", self.bin.display())))?;
-        let bin_str = bin.to_string_lossy().into_owned();
-        let mut unl: Vec<String> = (0..self.node_count)
-            .map(|i| KeyPair::node(i).public_key)
-            .collect();
-        unl.sort();
         let mut nodes = Vec::new();
         for i in 0..self.node_count {
             let dir = root.join(format!("node{i}"));
@@ -460,11 +508,6 @@ impl Cluster {
             }
             let state = dir.join("state");
             fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
-            let patch = self.config.patch_cfg(self.variant, &bin_str, &unl);
-            fs::write(dir.join("patch.cfg"), &patch).map_err(io_err("writing patch.cfg"))?;
-            if self.leak_engine_fds {
-                fs::write(dir.join("hp.cfg"), &patch).map_err(io_err("writing hp.cfg"))?;
-            }
             for (path, contents, exec) in &self.seeds {
                 let target = state.join(path);
                 if let Some(parent) = target.parent() {
@@ -495,7 +538,41 @@ impl Cluster {
             clock_ms: GENESIS_MS,
             executions: 0,
             non_consensus_rounds: 0,
+            written: None,
+            patch_bytes: Vec::new(),
         });
+        Ok(())
+    }
+
+    /// Writes the configuration to every node's `patch.cfg` (and `hp.cfg`,
+    /// when leaked) unless that is what the files were last written from or
+    /// applied from: at start-up, and after [`config_mut`](Self::config_mut).
+    /// A contract's own edits are left alone, valid or not.
+    fn sync_config(&mut self) -> Result<(), SimError> {
+        let Some(rt) = self.rt.as_mut() else {
+            return Err(SimError::Usage("cluster not set up".into()));
+        };
+        let keys: Vec<String> = rt.nodes.iter().map(|n| n.keys.public_key.clone()).collect();
+        simcfg::resolve(&mut self.config, self.variant, &rt.bin, &keys);
+        if rt.written.as_ref() == Some(&self.config) {
+            return Ok(());
+        }
+        // The engine refuses to start with an invalid hp.cfg.
+        self.config
+            .validate()
+            .map_err(|e| SimError::Usage(format!("invalid contract configuration: {e}")))?;
+        let bytes = self
+            .config
+            .to_pretty_json()
+            .map_err(|e| SimError::Usage(e.to_string()))?;
+        for n in &rt.nodes {
+            fs::write(n.dir.join("patch.cfg"), &bytes).map_err(io_err("writing patch.cfg"))?;
+            if self.leak_engine_fds {
+                fs::write(n.dir.join("hp.cfg"), &bytes).map_err(io_err("writing hp.cfg"))?;
+            }
+        }
+        rt.patch_bytes = bytes;
+        rt.written = Some(self.config.clone());
         Ok(())
     }
 
@@ -505,6 +582,7 @@ impl Cluster {
         read: Option<(String, Vec<u8>)>,
     ) -> Result<RoundReport, SimError> {
         self.setup()?;
+        self.sync_config()?;
         let round_start = Instant::now();
         let Some(rt) = self.rt.as_mut() else {
             return Err(SimError::Usage("cluster not set up".into()));
@@ -560,7 +638,7 @@ impl Cluster {
         // Ledger and clock.
         let timestamp = match kind {
             Mode::Consensus => {
-                rt.clock_ms += u64::from(self.config.roundtime);
+                rt.clock_ms += u64::from(self.config.consensus.roundtime);
                 rt.lcl_seq_no += 1;
                 rt.non_consensus_rounds = 0;
                 let mut h = Sha256::new();
@@ -577,7 +655,7 @@ impl Cluster {
                 rt.clock_ms
             }
             Mode::ConsensusFallback => {
-                rt.clock_ms += u64::from(self.config.roundtime);
+                rt.clock_ms += u64::from(self.config.consensus.roundtime);
                 rt.non_consensus_rounds += 1;
                 rt.clock_ms
             }
@@ -678,7 +756,6 @@ impl Cluster {
         let results: Vec<io::Result<NodeReport>> = {
             let rt = &*rt;
             let spec_base = (
-                &rt.bin,
                 &self.config,
                 self.variant,
                 &self.contract_id,
@@ -701,9 +778,8 @@ impl Cluster {
                     let observer = self.observers.contains(&i);
                     let start_delay = self.start_delays.get(&i).copied().unwrap_or_default();
                     handles.push(scope.spawn(move || {
-                        let (bin, config, variant, contract_id, map_args) = spec_base;
+                        let (config, variant, contract_id, map_args) = spec_base;
                         let spec = ExecSpec {
-                            bin,
                             config,
                             variant,
                             kind,
@@ -748,6 +824,8 @@ impl Cluster {
         };
 
         let mut nodes = Vec::new();
+        // Each node's patch.cfg after the round (`None`: deleted).
+        let mut patch_files: Vec<Option<Vec<u8>>> = Vec::new();
         for (i, r) in results.into_iter().enumerate() {
             let mut report = r.map_err(io_err(format!("running node {i}")))?;
             let Some(n) = rt.nodes.get(i) else { continue };
@@ -762,11 +840,36 @@ impl Cluster {
                     }
                     report.state =
                         Some(snapshot::snapshot(workdir).map_err(io_err("hashing state"))?);
+                    let file = read_patch_cfg(&n.dir)?;
+                    report.patch_cfg = Some(patch_digest(file.as_deref()));
+                    if file.as_deref() != Some(rt.patch_bytes.as_slice()) {
+                        let change = match &file {
+                            None => Err("missing: the contract deleted it".to_owned()),
+                            Some(bytes) => simcfg::check(bytes, self.variant),
+                        };
+                        report.patch_change = Some(match change {
+                            Ok(config) => PatchChange::Valid(Box::new(ConfigUpdate {
+                                changes: simcfg::changes(&self.config, &config),
+                                config,
+                            })),
+                            Err(message) => {
+                                report.hazards.push(Hazard::InvalidPatchConfig {
+                                    message: message.clone(),
+                                });
+                                PatchChange::Invalid(message)
+                            }
+                        });
+                    }
+                    patch_files.push(file);
                 }
                 Mode::ReadRequest => {
                     let after = snapshot::snapshot(workdir).map_err(io_err("hashing state"))?;
                     if let Some(b) = before.get(i) {
-                        let files = snapshot::changed(b, &after);
+                        let mut files = snapshot::changed(b, &after);
+                        // The engine's read-only session covers patch.cfg too.
+                        if read_patch_cfg(&n.dir.join("ro"))? != read_patch_cfg(&n.dir)? {
+                            files.push(PATCH_CFG.to_owned());
+                        }
                         if !files.is_empty() {
                             report.hazards.push(Hazard::ReadOnlyWrite { files });
                         }
@@ -791,6 +894,27 @@ impl Cluster {
             }
         }
 
+        // The engine applies a changed patch.cfg once the nodes agree on it;
+        // here that takes every node having the same valid file.
+        let mut config_applied = None;
+        if let (Some(first), Some(Some(PatchChange::Valid(update)))) =
+            (patch_files.first(), nodes.first().map(|n| &n.patch_change))
+            && patch_files.iter().all(|f| f == first)
+            && let Some(bytes) = first
+        {
+            let update = ConfigUpdate::clone(update);
+            self.config = update.config.clone();
+            rt.written = Some(update.config.clone());
+            rt.patch_bytes = bytes.clone();
+            if self.leak_engine_fds {
+                // The engine persists the applied section to hp.cfg.
+                for n in &rt.nodes {
+                    fs::write(n.dir.join("hp.cfg"), bytes).map_err(io_err("writing hp.cfg"))?;
+                }
+            }
+            config_applied = Some(update);
+        }
+
         let verdict = verdict(&nodes);
         Ok(RoundReport {
             number,
@@ -801,8 +925,27 @@ impl Cluster {
             rejected_inputs,
             nodes,
             verdict,
+            config_applied,
             wall: round_start.elapsed(),
         })
+    }
+}
+
+/// `<dir>/patch.cfg`'s bytes; `None` if there is no such file.
+fn read_patch_cfg(dir: &Path) -> Result<Option<Vec<u8>>, SimError> {
+    let path = dir.join("patch.cfg");
+    match fs::read(&path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(format!("reading {}", path.display()))(e)),
+    }
+}
+
+/// A patch.cfg's entry for the verdict, in the state snapshot's form.
+fn patch_digest(file: Option<&[u8]>) -> String {
+    match file {
+        Some(b) => format!("file:{}", hex(&super::sha256::digest(b))),
+        None => "(missing)".to_owned(),
     }
 }
 

@@ -331,6 +331,19 @@ fn simulate(
         },
         if hazards == 1 { "" } else { "s" },
     )?;
+    // A contract that reconfigured itself runs differently from what the
+    // command line asked for; say so where it cannot be missed.
+    let applied: Vec<u64> = reports
+        .iter()
+        .filter(|r| r.config_applied.is_some())
+        .map(|r| r.number)
+        .collect();
+    if !applied.is_empty() {
+        writeln!(
+            out,
+            "patch.cfg changed by the contract and applied after round {applied:?}"
+        )?;
+    }
     if let Some(dir) = &o.keep_state {
         writeln!(out, "node directories kept in {}", dir.display())?;
     }

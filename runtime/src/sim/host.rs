@@ -3,8 +3,9 @@
 //! Set-up: one SOCK_STREAM socketpair per user, SOCK_SEQPACKET pairs for
 //! control and NPL (no NPL in read requests), a duplicate of the node's input
 //! memfd (fd 0 in fallback rounds), the args JSON on a stdin pipe, only the
-//! configured environment, `bin_args` split on spaces, the state directory as
-//! working directory, and the configured rlimits.
+//! configured environment, `bin_path` (relative to the state directory) with
+//! `bin_args` split on spaces, the state directory as working directory, and
+//! the configured rlimits.
 //!
 //! The monitor loop mirrors `contract_monitor_loop`: poll (20 ms, or 0 right
 //! after traffic), read at most one control packet, one NPL packet and one
@@ -36,13 +37,14 @@ use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 
 use super::args::{Args, UnlArg, UserArg};
-use super::config::{ContractConfig, Variant};
+use super::config::{Variant, bin_in, split_bin_args};
 use super::frame::{Deframer, READ_SIZE};
 use super::npl::{NplHub, Queued};
 use super::report::{
     ControlMeaning, ControlMessage, Exit, Hazard, Mode, NodeReport, NplReceived, PostExec,
     PostExecOutcome, Usage, UserOutputs,
 };
+use crate::config::PatchConfig;
 
 /// A pipe's default capacity on Linux: args JSON beyond it deadlocks the engine.
 pub(crate) const PIPE_CAPACITY: usize = 64 * 1024;
@@ -76,8 +78,9 @@ pub type ArgsMap = dyn Fn(usize, &str) -> String + Send + Sync;
 
 /// Everything one execution needs, shared by all nodes of a round.
 pub(crate) struct ExecSpec<'a> {
-    pub(crate) bin: &'a Path,
-    pub(crate) config: &'a ContractConfig,
+    /// The configuration in force: `bin_path`, `bin_args`, `environment`,
+    /// `round_limits` and (fallback time limit) `consensus.roundtime` apply.
+    pub(crate) config: &'a PatchConfig,
     pub(crate) variant: Variant,
     pub(crate) kind: Mode,
     pub(crate) contract_id: &'a str,
@@ -391,8 +394,9 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         });
     }
 
-    let mut cmd = Command::new(spec.bin);
-    cmd.args(spec.config.split_bin_args())
+    let bin = bin_in(&spec.config.bin_path, &node.workdir);
+    let mut cmd = Command::new(&bin);
+    cmd.args(split_bin_args(&spec.config.bin_args))
         .env_clear()
         .envs(&spec.config.environment)
         .current_dir(&node.workdir)
@@ -449,6 +453,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         });
     }
 
+    let who = (node.index, node.public_key, node.observer);
     let (hub, wake) = match node.npl {
         Some((hub, wake)) => (Some(hub), Some(wake)),
         None => (None, None),
@@ -466,24 +471,8 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
                 hub.set_running(node.index, false);
             }
             return Ok(NodeReport {
-                index: node.index,
-                public_key: node.public_key.to_owned(),
-                observer: node.observer,
-                exit: Exit::NotStarted,
-                outputs: Vec::new(),
-                control: Vec::new(),
-                npl_sent: Vec::new(),
-                npl_received: Vec::new(),
-                npl_lost: Vec::new(),
-                stdout: Vec::new(),
-                stderr: format!("simulator: cannot start {}: {e}", spec.bin.display()).into_bytes(),
-                state: None,
-                post_exec: None,
-                hazards,
-                args_json,
-                leaked_fds,
-                usage: Usage::default(),
-                wall: Duration::ZERO,
+                stderr: format!("simulator: cannot start {}: {e}", bin.display()).into_bytes(),
+                ..blank_report(who, Exit::NotStarted, hazards, args_json, leaked_fds)
             });
         }
     };
@@ -541,7 +530,9 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
 
     let timeout_ms = match kind {
         // hpcore fallback-hpsh: end_before = round start + roundtime - 100 ms.
-        Mode::ConsensusFallback => u64::from(spec.config.roundtime).saturating_sub(100).max(1),
+        Mode::ConsensusFallback => u64::from(spec.config.consensus.roundtime)
+            .saturating_sub(100)
+            .max(1),
         _ => limits.exec_timeout,
     };
     let control_hp = Some(control_hp);
@@ -860,10 +851,6 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     }
     let npl_lost = hub.map(|h| h.take_lost(node.index)).unwrap_or_default();
     Ok(NodeReport {
-        index: node.index,
-        public_key: node.public_key.to_owned(),
-        observer: node.observer,
-        exit,
         outputs,
         control,
         npl_sent,
@@ -871,14 +858,43 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         npl_lost,
         stdout,
         stderr,
+        usage,
+        wall,
+        ..blank_report(who, exit, hazards, args_json, leaked_fds)
+    })
+}
+
+/// A node's report with what every execution has and nothing observed; the
+/// cluster adds state, post_exec and patch.cfg results afterwards.
+fn blank_report(
+    (index, public_key, observer): (usize, &str, bool),
+    exit: Exit,
+    hazards: Vec<Hazard>,
+    args_json: String,
+    leaked_fds: Vec<RawFd>,
+) -> NodeReport {
+    NodeReport {
+        index,
+        public_key: public_key.to_owned(),
+        observer,
+        exit,
+        outputs: Vec::new(),
+        control: Vec::new(),
+        npl_sent: Vec::new(),
+        npl_received: Vec::new(),
+        npl_lost: Vec::new(),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
         state: None,
         post_exec: None,
+        patch_cfg: None,
+        patch_change: None,
         hazards,
         args_json,
         leaked_fds,
-        usage,
-        wall,
-    })
+        usage: Usage::default(),
+        wall: Duration::ZERO,
+    }
 }
 
 /// Runs `<workdir>/post_exec.sh` as the engine does after a successful

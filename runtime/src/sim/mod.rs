@@ -13,10 +13,16 @@
 //!
 //! A [`Cluster`] runs N nodes concurrently with NPL between them, chains the
 //! lcl across rounds, keeps each node's state directory, runs `post_exec.sh`
-//! as the engine does, and returns a [`RoundReport`] per round: per node the
+//! as the engine does, applies a `patch.cfg` the contract changed once all
+//! nodes agree on it, and returns a [`RoundReport`] per round: per node the
 //! exit status, outputs per user, control messages, NPL traffic, stderr, a
-//! state hash and hazards, plus a [`Verdict`] saying whether all nodes agree or
-//! where they first differ.
+//! state hash, any `patch.cfg` change and hazards, plus a [`Verdict`] saying
+//! whether all nodes agree or where they first differ.
+//!
+//! The contract configuration is the runtime's own
+//! [`PatchConfig`](crate::config::PatchConfig): what `<node>/patch.cfg` is
+//! written from, and what a valid change the nodes agree on replaces (see
+//! [`Cluster`] for what of it the simulator applies).
 //!
 //! ```no_run
 //! use hotpocket::sim::{Cluster, cargo_bin};
@@ -48,13 +54,13 @@ mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
 pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, SimError};
-pub use config::{ContractConfig, RoundLimits, Variant};
+pub use config::{ConfigChange, Variant};
 pub use frame::READ_SIZE;
 pub use host::ArgsMap;
 pub use keys::KeyPair;
 pub use npl::NplFault;
 pub use report::{
-    ControlMeaning, ControlMessage, DiffAt, Difference, Exit, Hazard, HazardKind, Mode, NodeReport,
-    NplLost, NplReceived, PostExec, PostExecOutcome, RoundReport, StateSnapshot, Usage,
-    UserOutputs, Verdict, render_bytes,
+    ConfigUpdate, ControlMeaning, ControlMessage, DiffAt, Difference, Exit, Hazard, HazardKind,
+    Mode, NodeReport, NplLost, NplReceived, PatchChange, PostExec, PostExecOutcome, RoundReport,
+    StateSnapshot, Usage, UserOutputs, Verdict, render_bytes,
 };

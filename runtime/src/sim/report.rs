@@ -10,6 +10,9 @@ use std::fmt;
 use std::time::Duration;
 
 pub use crate::args::Mode;
+use crate::config::PatchConfig;
+
+use super::config::ConfigChange;
 
 /// Human wording of a round's mode in reports.
 pub(crate) fn mode_text(mode: Mode) -> &'static str {
@@ -151,6 +154,27 @@ pub enum PostExecOutcome {
     Failed,
 }
 
+/// A new contract configuration and what changed from the previous one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigUpdate {
+    /// The configuration as parsed from the file.
+    pub config: PatchConfig,
+    /// The keys that changed, by dotted path (empty if the file was only
+    /// reformatted).
+    pub changes: Vec<ConfigChange>,
+}
+
+/// A node's `../patch.cfg` after a round that changed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatchChange {
+    /// The engine would accept it. The cluster applies it once every node
+    /// has the same file ([`RoundReport::config_applied`]).
+    Valid(Box<ConfigUpdate>),
+    /// The engine would reject it, for this reason (also reported as
+    /// [`Hazard::InvalidPatchConfig`]).
+    Invalid(String),
+}
+
 /// The state directory after a round: a hash per file and one over them all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StateSnapshot {
@@ -241,6 +265,15 @@ pub enum Hazard {
         /// Why.
         reason: String,
     },
+    /// The contract left a `../patch.cfg` the engine would reject (not JSON,
+    /// a key missing or of the wrong type, or a value breaking the engine's
+    /// rules). The engine re-parses the file before its next execution, and
+    /// an invalid file appears to block every later execution on that node
+    /// (PROTOCOL.md §1.10). Reported every round until the file is fixed.
+    InvalidPatchConfig {
+        /// Why the file is invalid.
+        message: String,
+    },
 }
 
 /// The kind of a [`Hazard`], for matching in tests.
@@ -260,6 +293,7 @@ pub enum HazardKind {
     NplWriteFailed,
     ReadOnlyWrite,
     IgnoredControlMessage,
+    InvalidPatchConfig,
 }
 
 impl Hazard {
@@ -279,6 +313,7 @@ impl Hazard {
             Hazard::NplWriteFailed => HazardKind::NplWriteFailed,
             Hazard::ReadOnlyWrite { .. } => HazardKind::ReadOnlyWrite,
             Hazard::IgnoredControlMessage { .. } => HazardKind::IgnoredControlMessage,
+            Hazard::InvalidPatchConfig { .. } => HazardKind::InvalidPatchConfig,
         }
     }
 }
@@ -343,6 +378,11 @@ impl fmt::Display for Hazard {
             Hazard::IgnoredControlMessage { reason } => {
                 write!(f, "control message ignored by the engine: {reason}")
             }
+            Hazard::InvalidPatchConfig { message } => write!(
+                f,
+                "invalid ../patch.cfg: {message}; the engine would reject this patch.cfg and \
+                 stall this node (no further executions until the file is fixed)"
+            ),
         }
     }
 }
@@ -377,6 +417,13 @@ pub struct NodeReport {
     pub state: Option<StateSnapshot>,
     /// The `post_exec.sh` run, if the engine would run it this round.
     pub post_exec: Option<PostExec>,
+    /// Digest of `../patch.cfg` after the round (`file:<sha256>`, or
+    /// `(missing)`), compared between nodes like a state file; `None` for
+    /// read requests.
+    pub patch_cfg: Option<String>,
+    /// How this node's `../patch.cfg` differs from the one the round started
+    /// with, if it does (consensus and fallback rounds only).
+    pub patch_change: Option<PatchChange>,
     /// Engine hazards seen on this node.
     pub hazards: Vec<Hazard>,
     /// The args JSON written on stdin.
@@ -435,9 +482,10 @@ pub enum DiffAt {
         /// The message index.
         index: usize,
     },
-    /// A state file differs (or exists on one node only).
+    /// A state file differs (or exists on one node only), or `../patch.cfg`.
     File {
-        /// The path relative to the state directory.
+        /// The path relative to the state directory (`../patch.cfg` for the
+        /// contract configuration).
         path: String,
     },
     /// `post_exec.sh` ended differently.
@@ -480,13 +528,13 @@ impl fmt::Display for Difference {
 }
 
 /// Whether the nodes agree: same exit, same outputs per user, same state
-/// files, same `post_exec.sh` outcome.
+/// files, same `../patch.cfg`, same `post_exec.sh` outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// All nodes agree.
     Agree,
     /// The first difference found (nodes in order, then exit, outputs by user,
-    /// state files by path, post_exec).
+    /// state files by path, patch.cfg, post_exec).
     Differ(Difference),
 }
 
@@ -520,6 +568,9 @@ pub fn render_bytes(bytes: &[u8]) -> String {
         }
     }
 }
+
+/// `patch.cfg` as a path from the contract's working directory.
+pub(crate) const PATCH_CFG: &str = "../patch.cfg";
 
 /// Compares every node with node 0.
 pub(crate) fn verdict(nodes: &[NodeReport]) -> Verdict {
@@ -589,6 +640,19 @@ fn first_difference(a: &NodeReport, b: &NodeReport) -> Option<Difference> {
             }
         }
     }
+    // patch.cfg lives beside the state directory (hpfs `/patch.cfg`), and
+    // nodes must agree on it as on state: name it as the contract sees it.
+    if let (Some(pa), Some(pb)) = (&a.patch_cfg, &b.patch_cfg)
+        && pa != pb
+    {
+        return diff(
+            DiffAt::File {
+                path: PATCH_CFG.to_owned(),
+            },
+            pa.clone(),
+            pb.clone(),
+        );
+    }
     let pe = |p: &Option<PostExec>| match p {
         None => "not run".to_owned(),
         Some(p) => format!("{} ({:?})", p.exit, p.outcome),
@@ -618,6 +682,10 @@ pub struct RoundReport {
     pub nodes: Vec<NodeReport>,
     /// Agreement over nodes.
     pub verdict: Verdict,
+    /// The `patch.cfg` every node's contract changed identically and validly
+    /// in this round, which the cluster applies from the next round on, as
+    /// the engine does once the nodes agree on it (PROTOCOL.md §1.10).
+    pub config_applied: Option<ConfigUpdate>,
     /// Wall time of the whole round.
     pub wall: Duration,
 }
@@ -725,6 +793,18 @@ impl RoundReport {
     }
 }
 
+/// `key from -> to, ...` for a report line.
+fn change_list(changes: &[ConfigChange]) -> String {
+    if changes.is_empty() {
+        return "(same values, reformatted)".to_owned();
+    }
+    changes
+        .iter()
+        .map(|c| format!("{} {} -> {}", c.key, c.from, c.to))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -805,6 +885,14 @@ impl fmt::Display for RoundReport {
             if let Some(p) = &n.post_exec {
                 writeln!(f, "    post_exec.sh: {} -> {:?}", p.exit, p.outcome)?;
             }
+            match &n.patch_change {
+                None => {}
+                Some(PatchChange::Valid(u)) => {
+                    writeln!(f, "    patch.cfg changed: {}", change_list(&u.changes))?
+                }
+                // The reason is in the hazard line below.
+                Some(PatchChange::Invalid(_)) => writeln!(f, "    patch.cfg changed: invalid")?,
+            }
             for h in &n.hazards {
                 writeln!(f, "    HAZARD: {h}")?;
             }
@@ -819,6 +907,13 @@ impl fmt::Display for RoundReport {
             }
             Verdict::Agree => {}
             Verdict::Differ(d) => writeln!(f, "  verdict: DISAGREE: {d}")?,
+        }
+        if let Some(u) = &self.config_applied {
+            writeln!(
+                f,
+                "  patch.cfg applied for the next rounds: {}",
+                change_list(&u.changes)
+            )?;
         }
         write!(f, "  round wall time {}", ms(self.wall))
     }

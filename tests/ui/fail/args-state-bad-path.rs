@@ -1,0 +1,10 @@
+use hotpocket::prelude::*;
+
+#[derive(Default, Serialize, Deserialize)]
+struct C;
+
+#[hotpocket::contract(state = "../state.json")]
+impl C {
+    #[on_round_end]
+    fn end(&mut self, _ctx: &mut Round) {}
+}

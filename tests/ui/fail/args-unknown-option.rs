@@ -1,0 +1,10 @@
+use hotpocket::prelude::*;
+
+#[derive(Default)]
+struct C;
+
+#[hotpocket::contract(foo = 1)]
+impl C {
+    #[on_round_end]
+    fn end(&mut self, _ctx: &mut Round) {}
+}

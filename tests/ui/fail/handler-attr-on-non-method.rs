@@ -1,0 +1,13 @@
+use hotpocket::prelude::*;
+
+#[derive(Default)]
+struct C;
+
+#[hotpocket::contract]
+impl C {
+    #[on_round_start]
+    const START: u8 = 1;
+
+    #[on_round_end]
+    fn end(&mut self, _ctx: &mut Round) {}
+}

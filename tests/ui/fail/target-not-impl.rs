@@ -1,0 +1,4 @@
+#[hotpocket::contract]
+struct C {
+    total: i64,
+}

@@ -1,0 +1,12 @@
+use hotpocket::prelude::*;
+
+#[derive(Default)]
+struct C;
+
+struct NoSerde;
+
+#[hotpocket::contract]
+impl C {
+    #[on_input]
+    fn input(&mut self, _ctx: &mut Round, _user: &User, Json(_cmd): Json<NoSerde>) {}
+}
