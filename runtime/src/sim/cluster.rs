@@ -72,6 +72,16 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> SimError {
     move |source| SimError::Io { context, source }
 }
 
+/// Returns the allocator's free memory to the OS (glibc), so that a contract
+/// forked next does not inherit it into its peak RSS (see `run`).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}
+
 /// The engine's input store: one memfd per node that only grows, each input
 /// at the next 4096-aligned offset (`util/buffer_store.cpp`).
 struct InputStore {
@@ -674,6 +684,12 @@ impl Cluster {
             }
             node_users.push(list);
         }
+        // The inputs are in the memfds now. Free them before the contracts
+        // are forked: a forked child starts with a copy of the simulator's
+        // anonymous memory, which the kernel counts in the contract's peak
+        // RSS (`ru_maxrss`) even after exec.
+        drop(inputs);
+        release_free_memory();
 
         let mut unl: Vec<RunUnl> = rt
             .nodes

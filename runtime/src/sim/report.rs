@@ -65,7 +65,9 @@ pub struct Usage {
     pub user_cpu: Duration,
     /// System CPU time.
     pub sys_cpu: Duration,
-    /// Peak resident set size in KiB.
+    /// Peak resident set size in KiB (`ru_maxrss`). The kernel counts in it
+    /// the simulator's anonymous memory that the child inherited at fork, so
+    /// the simulator frees what it can before spawning; a few MiB remain.
     pub max_rss_kib: u64,
 }
 
