@@ -195,6 +195,7 @@ pub struct Cluster {
     node_count: usize,
     observers: BTreeSet<usize>,
     start_delays: BTreeMap<usize, Duration>,
+    start_after_npl: BTreeMap<usize, usize>,
     users: Vec<(String, KeyPair)>,
     pending: Vec<(String, Vec<u8>)>,
     variant: Variant,
@@ -232,6 +233,7 @@ impl Cluster {
             node_count: 1,
             observers: BTreeSet::new(),
             start_delays: BTreeMap::new(),
+            start_after_npl: BTreeMap::new(),
             users: Vec::new(),
             pending: Vec::new(),
             variant: Variant::Readonly,
@@ -309,8 +311,24 @@ impl Cluster {
 
     /// Starts node `i`'s contract `delay` after the others in every round.
     /// NPL messages reaching it before it starts are lost, as in the engine.
+    /// Which messages those are depends on how fast the other contracts
+    /// run; [`start_after_npl`](Self::start_after_npl) makes a node late
+    /// without depending on timing.
     pub fn start_delay(mut self, i: usize, delay: Duration) -> Self {
         self.start_delays.insert(i, delay);
+        self
+    }
+
+    /// Starts node `i`'s contract, in every round with NPL, only once the
+    /// other nodes' contracts have sent `messages` NPL packets between them
+    /// (counted as their hosts read them, so also an observer's and one over
+    /// `npl_output_bytes`), or once none of them can send more (all ended).
+    /// Every packet counted was offered to node `i` before its contract ran,
+    /// so it lost the broadcast ones, as a late node does in the engine; what
+    /// it misses does not depend on timing. A
+    /// [`start_delay`](Self::start_delay) of the same node runs after this.
+    pub fn start_after_npl(mut self, i: usize, messages: usize) -> Self {
+        self.start_after_npl.insert(i, messages);
         self
     }
 
@@ -730,7 +748,9 @@ impl Cluster {
         // spawns, so "together" does not depend on thread start-up order.
         if let Some(h) = &hub {
             for i in 0..rt.nodes.len() {
-                if self.start_delays.get(&i).is_none_or(|d| d.is_zero()) {
+                if self.start_delays.get(&i).is_none_or(|d| d.is_zero())
+                    && !self.start_after_npl.contains_key(&i)
+                {
                     h.set_running(i, true);
                 }
             }
@@ -761,6 +781,7 @@ impl Cluster {
                     let lcl_hash = &lcl_hash;
                     let observer = self.observers.contains(&i);
                     let start_delay = self.start_delays.get(&i).copied().unwrap_or_default();
+                    let start_after_npl = self.start_after_npl.get(&i).copied();
                     handles.push(scope.spawn(move || {
                         let (config, variant, contract_id, map_args) = spec_base;
                         let spec = ExecSpec {
@@ -792,6 +813,7 @@ impl Cluster {
                                 workdir,
                                 inputs,
                                 start_delay,
+                                start_after_npl,
                                 npl: hub.zip(wake),
                             },
                         )

@@ -104,6 +104,9 @@ pub(crate) struct NodeExec<'a> {
     /// The input store memfd (`None` in fallback rounds, where `user_in_fd` is 0).
     pub(crate) inputs: Option<&'a OwnedFd>,
     pub(crate) start_delay: Duration,
+    /// Start only once the other nodes sent this many NPL packets (before
+    /// `start_delay`).
+    pub(crate) start_after_npl: Option<usize>,
     /// NPL routing and this node's wake-up socket (absent in read requests).
     pub(crate) npl: Option<(&'a NplHub, UnixDatagram)>,
 }
@@ -292,6 +295,9 @@ fn reap(pid: libc::pid_t, block: bool) -> Option<(Exit, Usage)> {
 /// Runs the contract once on one node and reports what it did. Errors are
 /// the simulator's own (fds, files), never the contract's.
 pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<NodeReport> {
+    if let (Some(messages), Some((hub, _))) = (node.start_after_npl, &node.npl) {
+        hub.wait_for_sent(node.index, messages);
+    }
     if !node.start_delay.is_zero() {
         std::thread::sleep(node.start_delay);
     }
@@ -667,6 +673,9 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
                         }
                         npl_sent.push(data);
                     }
+                    if let Some(hub) = hub {
+                        hub.note_sent(node.index);
+                    }
                 }
                 Packet::Empty => hazards.push(Hazard::EmptyNplPacket),
                 Packet::Eof => npl_eof = true,
@@ -889,7 +898,8 @@ pub(crate) fn run_post_exec(workdir: &Path, lcl_seq_no: u64, lcl_hash: &str) -> 
     if !script.exists() {
         return None;
     }
-    let mut attempt = 0;
+    // How long another thread's child may take to reach its exec.
+    let give_up = Instant::now() + Duration::from_secs(10);
     let result = loop {
         let out = Command::new(&script)
             .arg0("post_exec.sh")
@@ -900,8 +910,7 @@ pub(crate) fn run_post_exec(workdir: &Path, lcl_seq_no: u64, lcl_hash: &str) -> 
         // ETXTBSY: another thread of this process (e.g. a parallel test) forked
         // while the script was open for writing; it clears at that child's exec.
         match out {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
-                attempt += 1;
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < give_up => {
                 std::thread::sleep(Duration::from_millis(10));
             }
             other => break other,
