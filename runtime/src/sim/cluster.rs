@@ -757,7 +757,7 @@ impl Cluster {
         }
 
         let lcl_hash = rt.lcl_hash.clone();
-        let results: Vec<io::Result<NodeReport>> = {
+        let mut results: Vec<io::Result<NodeReport>> = {
             let rt = &*rt;
             let spec_base = (
                 &self.config,
@@ -828,6 +828,15 @@ impl Cluster {
                     .collect()
             })
         };
+
+        // Every node is done: the lost lists are complete.
+        if let Some(h) = &hub {
+            for (i, r) in results.iter_mut().enumerate() {
+                if let Ok(report) = r {
+                    report.npl_lost = h.take_lost(i);
+                }
+            }
+        }
 
         let mut nodes = Vec::new();
         // Each node's patch.cfg after the round (`None`: deleted).

@@ -841,13 +841,14 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
             messages: done.messages,
         });
     }
-    let npl_lost = hub.map(|h| h.take_lost(node.index)).unwrap_or_default();
     Ok(NodeReport {
         outputs,
         control,
         npl_sent,
         npl_received,
-        npl_lost,
+        // Filled in by the cluster once every node is done: other nodes may
+        // still offer messages to this one after its contract ended.
+        npl_lost: Vec::new(),
         stdout,
         stderr,
         usage,
