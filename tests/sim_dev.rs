@@ -89,7 +89,11 @@ fn keep_state_and_verbose() {
         "{out}"
     );
     assert!(
-        out.contains(&format!("node directories kept in {}", dir.display())),
+        out.contains(&format!(
+            "cluster kept in {}: run again with --keep-state {} to continue it",
+            dir.display(),
+            dir.display()
+        )),
         "{out}"
     );
     assert_eq!(
@@ -144,4 +148,65 @@ fn report_shows_an_applied_patch_cfg_change() {
         out.contains("patch.cfg changed by the contract and applied after round [1]"),
         "{out}"
     );
+}
+
+#[test]
+fn keep_state_continues_the_cluster_across_runs() {
+    let dir = std::env::temp_dir().join(format!("hp-sim-dev-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let counter = |extra: &[&str]| {
+        let mut args: Vec<String> = ["--input", "alice:4", "--keep-state"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        args.push(dir.display().to_string());
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let mut out = Vec::new();
+        let code = dev::run(
+            env!("CARGO_BIN_EXE_test-runtime-counter").as_ref(),
+            &args,
+            &mut out,
+        );
+        (code, String::from_utf8(out).unwrap())
+    };
+    let (code, out) = counter(&["--nodes", "3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("-> alice: \"4\""), "{out}");
+    assert!(!out.contains("continuing"), "{out}");
+
+    // The second run adds to the kept state and continues the lcl and clock.
+    let (code, out) = counter(&["--nodes", "3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "continuing the cluster kept in {}: 1 round so far, lcl 1-",
+            dir.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("-> alice: \"8\""), "{out}");
+    assert!(out.contains("round 2: consensus, lcl 2-"), "{out}");
+    assert!(out.contains("timestamp 1704067202000"), "{out}");
+
+    // Another shape is refused, saying how to start over.
+    let (code, out) = counter(&["--nodes", "2"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: {} holds a cluster this run cannot continue: it has 3 nodes, not 2.",
+            dir.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("add --fresh"), "{out}");
+    let (code, out) = counter(&["--nodes", "3", "--variant", "mode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("`readonly` variant"), "{out}");
+
+    // --fresh starts over.
+    let (code, out) = counter(&["--nodes", "2", "--fresh"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("round 1: consensus, lcl 1-"), "{out}");
+    assert!(out.contains("-> alice: \"4\""), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

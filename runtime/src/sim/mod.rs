@@ -47,13 +47,14 @@ pub mod dev;
 mod frame;
 mod host;
 mod keys;
+mod manifest;
 mod npl;
 mod report;
 mod sha256;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
-pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, SimError};
+pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, Resumed, SimError};
 pub use config::{ConfigChange, Variant};
 pub use frame::READ_SIZE;
 pub use host::ArgsMap;

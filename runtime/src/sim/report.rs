@@ -664,7 +664,8 @@ fn first_difference(a: &NodeReport, b: &NodeReport) -> Option<Difference> {
 /// One round over the whole cluster.
 #[derive(Clone, Debug)]
 pub struct RoundReport {
-    /// 1-based count of executions run by the cluster so far (all kinds).
+    /// The round's 1-based number among all the cluster ran, of every kind
+    /// (continuing a kept cluster's count).
     pub number: u64,
     /// The kind of round.
     pub mode: Mode,
