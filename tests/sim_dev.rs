@@ -36,14 +36,28 @@ fn report_for_inputs_rounds_reads_and_fallback() {
         ),
         "{out}"
     );
-    assert!(out.contains("-> alice: \"echo:hello\""), "{out}");
-    assert!(out.contains("-> alice: \"echo:from a file\""), "{out}");
-    assert!(out.contains(r#"-> bob: "echo:{\"Add\":5}""#), "{out}");
+    // Agreeing nodes: the outputs once, then one line per node.
+    assert!(
+        out.contains(
+            r#"  all 3 nodes agree:
+    -> alice: "echo:hello"
+    -> alice: "echo:from a file"
+    -> bob: "echo:{\"Add\":5}"
+  node 0 "#
+        ),
+        "{out}"
+    );
+    assert_eq!(out.matches("-> alice: \"echo:hello\"").count(), 1, "{out}");
+    assert!(
+        out.contains("    stderr| echo: 2 users\n  node 1 "),
+        "{out}"
+    );
+    assert!(out.contains("    stderr| (same as node 0)"), "{out}");
     assert!(out.contains("round 3: read request"), "{out}");
     assert!(out.contains("-> bob: \"echo:q\""), "{out}");
     assert!(out.contains("round 4: consensus fallback"), "{out}");
-    assert!(out.contains("verdict: all 3 nodes agree"), "{out}");
-    assert!(out.contains("summary: 4 executions in"), "{out}");
+    // Four rounds on three nodes.
+    assert!(out.contains("summary: 4 rounds, 12 executions in"), "{out}");
     assert!(out.contains("all nodes agree; 0 hazards; state "), "{out}");
 }
 
@@ -67,9 +81,15 @@ fn disagreement_sets_the_exit_code() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("verdict: DISAGREE: node 1 differs from node 0 at output #0 to alice"),
+        out.contains(
+            "\n  DISAGREE: node 1 differs from node 0 at output #0 to alice: \
+             node 0 has \"npl:"
+        ),
         "{out}"
     );
+    // Each node's outputs, since they differ.
+    assert!(out.contains("\n    -> alice: \"npl:\"\n"), "{out}");
+    assert_eq!(out.matches("    -> alice: \"npl:").count(), 2, "{out}");
     assert!(out.contains("nodes DISAGREE in round [1]"), "{out}");
 }
 

@@ -357,23 +357,27 @@ fn simulate(
         .map(|r| r.number)
         .collect();
     let hazards: usize = reports.iter().map(|r| r.hazards().len()).sum();
+    // Every node runs the contract once per round.
+    let executions: usize = reports.iter().map(|r| r.nodes.len()).sum();
     let final_state = reports
         .iter()
         .rev()
         .find_map(|r| r.state_hash())
         .unwrap_or("-");
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(
         out,
-        "summary: {} execution{} in {:.1} ms; {}; {hazards} hazard{}; state {final_state}",
+        "summary: {} round{}, {executions} execution{} in {:.1} ms; {}; {hazards} hazard{}; state {final_state}",
         reports.len(),
-        if reports.len() == 1 { "" } else { "s" },
+        plural(reports.len()),
+        plural(executions),
         started.elapsed().as_secs_f64() * 1000.0,
         if disagreed.is_empty() {
             "all nodes agree".to_owned()
         } else {
             format!("nodes DISAGREE in round {disagreed:?}")
         },
-        if hazards == 1 { "" } else { "s" },
+        plural(hazards),
     )?;
     // A contract that reconfigured itself runs differently from what the
     // command line asked for; say so where it cannot be missed.
