@@ -149,6 +149,17 @@ fn late_starter_misses_earlier_messages() {
 }
 
 #[test]
+fn a_node_that_fails_to_run_releases_a_held_node() {
+    // Opening "/" read-write fails on every node before its contract runs;
+    // node 1, held until others send, must not wait for node 0 forever.
+    let r = exchange(2).start_after_npl(1, 1).leak_file("/").round();
+    assert!(
+        matches!(r, Err(hotpocket::sim::SimError::Io { .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn start_delay_holds_a_node_back() {
     let r = Cluster::new(ECHO)
         .nodes(2)

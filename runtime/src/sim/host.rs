@@ -292,9 +292,23 @@ fn reap(pid: libc::pid_t, block: bool) -> Option<(Exit, Usage)> {
     Some((exit, usage))
 }
 
+/// Marks node `.1` as ended in the NPL hub when dropped.
+struct EndedOnDrop<'a>(Option<&'a NplHub>, usize);
+
+impl Drop for EndedOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(hub) = self.0 {
+            hub.set_running(self.1, false);
+        }
+    }
+}
+
 /// Runs the contract once on one node and reports what it did. Errors are
 /// the simulator's own (fds, files), never the contract's.
 pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<NodeReport> {
+    // However this returns (an error, a panic), the node counts as ended, so
+    // that nodes held back by `start_after_npl` never wait for it forever.
+    let _ended = EndedOnDrop(node.npl.as_ref().map(|(hub, _)| *hub), node.index);
     if let (Some(messages), Some((hub, _))) = (node.start_after_npl, &node.npl) {
         hub.wait_for_sent(node.index, messages);
     }
