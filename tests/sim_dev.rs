@@ -27,6 +27,9 @@ fn report_for_inputs_rounds_reads_and_fallback() {
         "--read",
         "bob:q",
         "--fallback",
+        // The fallback run's limit is the round time minus 100 ms.
+        "--roundtime",
+        "60000",
     ]);
     let _ = std::fs::remove_file(file);
     assert_eq!(code, 0, "{out}");

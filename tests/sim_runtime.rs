@@ -14,7 +14,9 @@ fn runtime_contract_agrees_and_keeps_state() {
             .nodes(3)
             .user("alice")
             .user("bob")
-            .variant(variant);
+            .variant(variant)
+            // The fallback run's limit is the round time minus 100 ms.
+            .configure(|c| c.consensus.roundtime = 60_000);
         c.input("alice", "5").input("bob", "2");
         c.round()
             .unwrap()

@@ -46,6 +46,8 @@ CLUSTER:
     --delay-start I:MS      start node I's contract MS milliseconds late
     --variant readonly|mode engine variant: hpcore main (readonly, the default) or fallback-hpsh (mode)
     --timeout MS            exec timeout in ms (default 10000; the engine's is 300000)
+    --roundtime MS          consensus.roundtime: the clock's step per round and, less
+                            100 ms, a fallback round's time limit (default 1000)
     --env KEY=VALUE         add to the contract's environment (its only environment)
     --keep-state DIR        keep the cluster (node state, patch.cfg, lcl, clock) in DIR;
                             run again with the same DIR to continue it
@@ -68,6 +70,7 @@ struct Options {
     fallback: bool,
     variant: Option<Variant>,
     timeout_ms: u64,
+    roundtime_ms: Option<u32>,
     env: Vec<(String, String)>,
     observers: Vec<usize>,
     drop_to: Vec<usize>,
@@ -129,6 +132,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--rounds" => o.rounds = number(flag, &value()?)?,
             "--timeout" => o.timeout_ms = number(flag, &value()?)?,
+            "--roundtime" => o.roundtime_ms = Some(number(flag, &value()?)?),
             "--user" => o.users.push(value()?),
             "--input" => {
                 let v = value()?;
@@ -268,6 +272,9 @@ fn simulate(
         .nodes(o.nodes)
         .variant(variant)
         .exec_timeout(o.timeout_ms);
+    if let Some(ms) = o.roundtime_ms {
+        cluster = cluster.configure(|c| c.consensus.roundtime = ms);
+    }
     for u in &o.users {
         cluster = cluster.user(u);
     }
@@ -431,6 +438,7 @@ mod tests {
             "2",
             "--delay-start",
             "1:50",
+            "--roundtime=2500",
         ]))
         .unwrap();
         assert_eq!(o.nodes, 3);
@@ -447,6 +455,7 @@ mod tests {
             (2, true, Some(Variant::Mode))
         );
         assert_eq!(o.env, [("A".into(), "b=c".into())]);
+        assert_eq!(o.roundtime_ms, Some(2500));
         assert_eq!(
             (o.observers.as_slice(), o.delays.as_slice()),
             (&[2][..], &[(1, 50)][..])
