@@ -187,7 +187,8 @@ impl Drop for Runtime {
 /// Every node has its own key pair (derived from its index) and state
 /// directory `<root>/node<i>/state` with `<root>/node<i>/patch.cfg`; the UNL
 /// is all nodes. The root is a fresh temporary directory removed on drop,
-/// unless [`keep_state`](Self::keep_state) names one.
+/// unless [`keep_state`](Self::keep_state) names one, which a later cluster
+/// can continue.
 ///
 /// # The contract configuration
 ///
