@@ -171,17 +171,20 @@ fn read_request_is_read_only() {
 
 #[test]
 fn mode_variant_and_fallback_rounds() {
+    // A fallback run's time limit is the round time minus 100 ms: a long
+    // round time, so that a loaded machine never hits it.
     let mut c = Cluster::new(ECHO)
         .nodes(2)
         .variant(Variant::Mode)
         .user("alice")
-        .env("ECHO_META", "1");
+        .env("ECHO_META", "1")
+        .configure(|c| c.consensus.roundtime = 60_000);
     c.input("alice", b"a");
     let r1 = c.round().unwrap();
     r1.assert_agree();
     assert_eq!(
         r1.outputs("alice")[0],
-        "meta:readonly=false seq=1 ts=1704067201000 hp=0.6.5 cwd_state=true patch=true"
+        "meta:readonly=false seq=1 ts=1704067260000 hp=0.6.5 cwd_state=true patch=true"
     );
     let args: serde_json::Value = serde_json::from_str(&r1.node(0).args_json).unwrap();
     assert_eq!(args["mode"], "consensus");

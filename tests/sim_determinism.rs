@@ -65,7 +65,7 @@ fn report_renders_outputs_and_verdict() {
     assert!(text.contains("round 1: consensus, lcl 1-"), "{text}");
     assert!(text.contains("-> alice: \"pid:"), "{text}");
     assert!(
-        text.contains("verdict: DISAGREE: node 1 differs from node 0"),
+        text.contains("\n  DISAGREE: node 1 differs from node 0 at output #0 to alice"),
         "{text}"
     );
 }

@@ -27,6 +27,9 @@ fn report_for_inputs_rounds_reads_and_fallback() {
         "--read",
         "bob:q",
         "--fallback",
+        // The fallback run's limit is the round time minus 100 ms.
+        "--roundtime",
+        "60000",
     ]);
     let _ = std::fs::remove_file(file);
     assert_eq!(code, 0, "{out}");
@@ -36,14 +39,28 @@ fn report_for_inputs_rounds_reads_and_fallback() {
         ),
         "{out}"
     );
-    assert!(out.contains("-> alice: \"echo:hello\""), "{out}");
-    assert!(out.contains("-> alice: \"echo:from a file\""), "{out}");
-    assert!(out.contains(r#"-> bob: "echo:{\"Add\":5}""#), "{out}");
+    // Agreeing nodes: the outputs once, then one line per node.
+    assert!(
+        out.contains(
+            r#"  all 3 nodes agree:
+    -> alice: "echo:hello"
+    -> alice: "echo:from a file"
+    -> bob: "echo:{\"Add\":5}"
+  node 0 "#
+        ),
+        "{out}"
+    );
+    assert_eq!(out.matches("-> alice: \"echo:hello\"").count(), 1, "{out}");
+    assert!(
+        out.contains("    stderr| echo: 2 users\n  node 1 "),
+        "{out}"
+    );
+    assert!(out.contains("    stderr| (same as node 0)"), "{out}");
     assert!(out.contains("round 3: read request"), "{out}");
     assert!(out.contains("-> bob: \"echo:q\""), "{out}");
     assert!(out.contains("round 4: consensus fallback"), "{out}");
-    assert!(out.contains("verdict: all 3 nodes agree"), "{out}");
-    assert!(out.contains("summary: 4 executions in"), "{out}");
+    // Four rounds on three nodes.
+    assert!(out.contains("summary: 4 rounds, 12 executions in"), "{out}");
     assert!(out.contains("all nodes agree; 0 hazards; state "), "{out}");
 }
 
@@ -55,7 +72,11 @@ fn disagreement_sets_the_exit_code() {
         "--env",
         "NPL_EXCHANGE=1",
         "--env",
-        "NPL_TIMEOUT_MS=300",
+        // Node 1 hears nobody (not even itself): it need not wait.
+        &format!(
+            "NPL_WANT={}=0",
+            &hotpocket::sim::KeyPair::node(1).public_key[..10]
+        ),
         "--drop-npl-to",
         "1",
         "--user",
@@ -63,9 +84,15 @@ fn disagreement_sets_the_exit_code() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("verdict: DISAGREE: node 1 differs from node 0 at output #0 to alice"),
+        out.contains(
+            "\n  DISAGREE: node 1 differs from node 0 at output #0 to alice: \
+             node 0 has \"npl:"
+        ),
         "{out}"
     );
+    // Each node's outputs, since they differ.
+    assert!(out.contains("\n    -> alice: \"npl:\"\n"), "{out}");
+    assert_eq!(out.matches("    -> alice: \"npl:").count(), 2, "{out}");
     assert!(out.contains("nodes DISAGREE in round [1]"), "{out}");
 }
 
@@ -85,7 +112,11 @@ fn keep_state_and_verbose() {
         "{out}"
     );
     assert!(
-        out.contains(&format!("node directories kept in {}", dir.display())),
+        out.contains(&format!(
+            "cluster kept in {}: run again with --keep-state {} to continue it",
+            dir.display(),
+            dir.display()
+        )),
         "{out}"
     );
     assert_eq!(
@@ -140,4 +171,65 @@ fn report_shows_an_applied_patch_cfg_change() {
         out.contains("patch.cfg changed by the contract and applied after round [1]"),
         "{out}"
     );
+}
+
+#[test]
+fn keep_state_continues_the_cluster_across_runs() {
+    let dir = std::env::temp_dir().join(format!("hp-sim-dev-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let counter = |extra: &[&str]| {
+        let mut args: Vec<String> = ["--input", "alice:4", "--keep-state"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        args.push(dir.display().to_string());
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let mut out = Vec::new();
+        let code = dev::run(
+            env!("CARGO_BIN_EXE_test-runtime-counter").as_ref(),
+            &args,
+            &mut out,
+        );
+        (code, String::from_utf8(out).unwrap())
+    };
+    let (code, out) = counter(&["--nodes", "3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("-> alice: \"4\""), "{out}");
+    assert!(!out.contains("continuing"), "{out}");
+
+    // The second run adds to the kept state and continues the lcl and clock.
+    let (code, out) = counter(&["--nodes", "3"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "continuing the cluster kept in {}: 1 round so far, lcl 1-",
+            dir.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("-> alice: \"8\""), "{out}");
+    assert!(out.contains("round 2: consensus, lcl 2-"), "{out}");
+    assert!(out.contains("timestamp 1704067202000"), "{out}");
+
+    // Another shape is refused, saying how to start over.
+    let (code, out) = counter(&["--nodes", "2"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: {} holds a cluster this run cannot continue: it has 3 nodes, not 2.",
+            dir.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("add --fresh"), "{out}");
+    let (code, out) = counter(&["--nodes", "3", "--variant", "mode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("`readonly` variant"), "{out}");
+
+    // --fresh starts over.
+    let (code, out) = counter(&["--nodes", "2", "--fresh"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("round 1: consensus, lcl 1-"), "{out}");
+    assert!(out.contains("-> alice: \"4\""), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

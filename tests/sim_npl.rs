@@ -1,5 +1,9 @@
 //! NPL between simulated nodes: self-delivery, sender tags, loss, delay,
 //! observers and late starters.
+//!
+//! Each test tells the echo contract how many messages each node will get
+//! (`NPL_WANT`), so every contract stops waiting when its last message
+//! arrives: no outcome depends on how fast the machine is.
 
 use std::time::Duration;
 
@@ -42,10 +46,15 @@ fn every_node_hears_everyone_including_itself() {
     }
 }
 
+/// `NPL_WANT` entry: node `i` gets `n` messages.
+fn want(i: usize, n: usize) -> String {
+    format!("{}={n}", &hotpocket::sim::KeyPair::node(i).public_key[..10])
+}
+
 #[test]
 fn dropped_messages_make_nodes_disagree() {
     let mut c = exchange(3)
-        .env("NPL_TIMEOUT_MS", "400")
+        .env("NPL_WANT", &want(2, 0))
         .npl_fault(NplFault::drop_to(2));
     let r = c.round().unwrap();
     r.assert_disagree();
@@ -73,15 +82,17 @@ fn dropped_messages_make_nodes_disagree() {
 
 #[test]
 fn drop_from_one_sender_in_one_round() {
-    let mut c = exchange(2)
-        .env("NPL_TIMEOUT_MS", "400")
-        .npl_fault(NplFault::drop_to(1).from(0).in_round(2));
+    let mut c = exchange(2).npl_fault(NplFault::drop_to(1).from(0).in_round(2));
     c.round().unwrap().assert_agree();
+    c.config_mut()
+        .environment
+        .insert("NPL_WANT".into(), want(1, 1));
     let r = c.round().unwrap();
     r.assert_disagree();
     assert_eq!(r.node(1).npl_received.len(), 1);
     assert_eq!(r.node(1).npl_received[0].from, 1);
     assert_eq!(r.node(1).npl_lost[0].from, 0);
+    c.config_mut().environment.remove("NPL_WANT");
     c.round().unwrap().assert_agree();
 }
 
@@ -95,7 +106,7 @@ fn delayed_messages_still_arrive() {
 
 #[test]
 fn observers_send_nothing() {
-    let mut c = exchange(3).env("NPL_TIMEOUT_MS", "400").observer(2);
+    let mut c = exchange(3).env("NPL_WANT", "2").observer(2);
     let r = c.round().unwrap();
     // Nobody hears node 2, node 2 hears the others: all see the same two senders.
     r.assert_agree();
@@ -115,9 +126,11 @@ fn observers_send_nothing() {
 
 #[test]
 fn late_starter_misses_earlier_messages() {
+    // Node 2 starts once nodes 0 and 1 sent their message, so it gets only
+    // its own; the others wait for its message too.
     let mut c = exchange(3)
-        .env("NPL_TIMEOUT_MS", "800")
-        .start_delay(2, Duration::from_millis(300));
+        .env("NPL_WANT", &want(2, 1))
+        .start_after_npl(2, 2);
     let r = c.round().unwrap();
     r.assert_disagree();
     let late = r.node(2);
@@ -133,6 +146,30 @@ fn late_starter_misses_earlier_messages() {
     );
     // The early nodes heard the late one.
     assert_eq!(r.node(0).npl_received.len(), 3);
+}
+
+#[test]
+fn a_node_that_fails_to_run_releases_a_held_node() {
+    // Opening "/" read-write fails on every node before its contract runs;
+    // node 1, held until others send, must not wait for node 0 forever.
+    let r = exchange(2).start_after_npl(1, 1).leak_file("/").round();
+    assert!(
+        matches!(r, Err(hotpocket::sim::SimError::Io { .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn start_delay_holds_a_node_back() {
+    let r = Cluster::new(ECHO)
+        .nodes(2)
+        .user("alice")
+        .start_delay(1, Duration::from_millis(200))
+        .round()
+        .unwrap();
+    r.assert_agree();
+    // A lower bound only: the delay is a sleep before the spawn.
+    assert!(r.wall >= Duration::from_millis(200), "{r}");
 }
 
 #[test]

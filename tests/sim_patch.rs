@@ -84,7 +84,9 @@ fn runtime_update_applies_and_fallback_uses_the_new_round_time() {
         .nodes(2)
         .user("alice")
         .variant(Variant::Mode);
-    c.input("alice", "roundtime=3000");
+    // Long enough that the fallback run's limit (round time - 100 ms) is
+    // never hit on a loaded machine.
+    c.input("alice", "roundtime=60000");
     let r1 = c.round().unwrap();
     r1.assert_agree()
         .assert_no_hazards()
@@ -92,15 +94,20 @@ fn runtime_update_applies_and_fallback_uses_the_new_round_time() {
     assert_eq!(changed_keys(&r1), ["consensus.roundtime"]);
     let f = c.fallback_round().unwrap();
     f.assert_agree().assert_no_hazards();
-    assert_eq!(f.timestamp, r1.timestamp + 3000);
+    assert_eq!(f.timestamp, r1.timestamp + 60_000);
 }
 
 #[test]
 fn fallback_rounds_apply_changes_too() {
-    let mut c = Cluster::new(PATCH).nodes(2).variant(Variant::Mode).env(
-        "PATCH_ON_FALLBACK",
-        r#"set consensus.fallback {"execute":false}"#,
-    );
+    let mut c = Cluster::new(PATCH)
+        .nodes(2)
+        .variant(Variant::Mode)
+        .env(
+            "PATCH_ON_FALLBACK",
+            r#"set consensus.fallback {"execute":false}"#,
+        )
+        // The fallback run's limit is the round time minus 100 ms.
+        .configure(|c| c.consensus.roundtime = 60_000);
     let f = c.fallback_round().unwrap();
     f.assert_agree().assert_no_hazards();
     assert_eq!(changed_keys(&f), ["consensus.fallback.execute"], "{f}");

@@ -14,7 +14,9 @@ fn runtime_contract_agrees_and_keeps_state() {
             .nodes(3)
             .user("alice")
             .user("bob")
-            .variant(variant);
+            .variant(variant)
+            // The fallback run's limit is the round time minus 100 ms.
+            .configure(|c| c.consensus.roundtime = 60_000);
         c.input("alice", "5").input("bob", "2");
         c.round()
             .unwrap()
@@ -114,11 +116,23 @@ fn dev_mode_end_to_end() {
         "{text}"
     );
     assert!(
-        text.contains("-> alice: \"4\"") && text.contains("-> bob: \"5\""),
+        text.contains("  all 3 nodes agree:\n    -> alice: \"4\"\n    -> bob: \"5\"\n  node 0 "),
         "{text}"
     );
     assert!(text.contains("-> alice: \"total 5\""), "{text}");
-    assert!(text.contains("summary: 3 executions in"), "{text}");
+    // One compact line per node and round; consensus rounds show the state hash.
+    let node_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("  node ")).collect();
+    assert_eq!(node_lines.len(), 9, "{text}");
+    assert!(
+        node_lines[..6]
+            .iter()
+            .all(|l| l.contains(" wall, ") && l.contains(", state ")),
+        "{text}"
+    );
+    assert!(
+        text.contains("summary: 3 rounds, 9 executions in"),
+        "{text}"
+    );
     assert!(text.contains("all nodes agree; 0 hazards"), "{text}");
 }
 

@@ -416,6 +416,25 @@ fn nested<T, E>(
     out
 }
 
+/// [`nested`] for hot paths: the segment is only built when `f` fails, and
+/// inserted where `nested` would have put it (before any deeper segments `f`
+/// appended), so the error path is the same without a `format!` per element.
+fn nested_lazy<T, E>(
+    path: &RefCell<String>,
+    segment: impl FnOnce() -> String,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let len = path.borrow().len();
+    let out = f();
+    if out.is_err() {
+        let mut p = path.borrow_mut();
+        if p.is_char_boundary(len) {
+            p.insert_str(len, &segment());
+        }
+    }
+    out
+}
+
 struct TopVisitor<'p> {
     path: &'p RefCell<String>,
 }
@@ -620,14 +639,15 @@ impl<'de> Visitor<'de> for UsersSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut users = Vec::with_capacity(map.size_hint().unwrap_or(0));
         while let Some(pk) = map.next_key::<String>()? {
-            let segment = format!(".{pk}");
             if !is_hex(&pk) {
-                self.path.borrow_mut().push_str(&segment);
+                self.path.borrow_mut().push_str(&format!(".{pk}"));
                 return Err(de::Error::custom("expected a hex public key as the key"));
             }
-            let (out_fd, inputs) = nested(self.path, &segment, || {
-                map.next_value_seed(UserEntrySeed { path: self.path })
-            })?;
+            let (out_fd, inputs) = nested_lazy(
+                self.path,
+                || format!(".{pk}"),
+                || map.next_value_seed(UserEntrySeed { path: self.path }),
+            )?;
             users.push(UserArgs {
                 public_key: pk,
                 out_fd,
@@ -661,8 +681,12 @@ impl<'de> Visitor<'de> for UserEntrySeed<'_> {
             .ok_or_else(|| de::Error::custom("expected [out_fd, [offset, size], ...], found []"))?;
         let mut inputs = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
-            let segment = format!("[{}]", inputs.len() + 1);
-            match nested(self.path, &segment, || seq.next_element::<InputPair>())? {
+            let n = inputs.len() + 1;
+            match nested_lazy(
+                self.path,
+                || format!("[{n}]"),
+                || seq.next_element::<InputPair>(),
+            )? {
                 Some(InputPair(r)) => inputs.push(r),
                 None => break,
             }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::args::{Args, InputRef};
-use crate::channels::{self, InputFile, NplEvent, OutputSocket, PacketSocket};
+use crate::channels::{self, InputFile, NplRecv, OutputSocket, PacketSocket};
 use crate::config::PatchConfig;
 use crate::error::{Error, Result};
 use crate::handler::HandlerError;
@@ -267,9 +267,13 @@ pub(crate) fn execute<C: Contract>(
                 call(reporter, place, || contract.on_input(round, user, &bytes));
             }
         }
+        // Outputs are batched per user; this user's go out now, while the
+        // engine can read them during the rest of the round.
+        flush_user(user, reporter);
     }
 
     if C::HAS_NPL && !round.npl_phase_skipped() {
+        flush_all(round, reporter);
         npl_phase(contract, round, npl, reporter);
     }
 
@@ -278,6 +282,19 @@ pub(crate) fn execute<C: Contract>(
         || "on_round_end".to_owned(),
         || contract.on_round_end(round),
     );
+    flush_all(round, reporter);
+}
+
+fn flush_user(user: &User, reporter: &mut Reporter) {
+    if let Err(e) = user.flush() {
+        reporter.report(format!("{e}"));
+    }
+}
+
+fn flush_all(round: &Round, reporter: &mut Reporter) {
+    for user in round.users() {
+        flush_user(user, reporter);
+    }
 }
 
 fn npl_phase<C: Contract>(
@@ -288,31 +305,46 @@ fn npl_phase<C: Contract>(
 ) {
     let unl = round.unl_rc();
     let own_key = round.public_key().to_owned();
-    let sender = |from: String| -> Node {
-        match unl.binary_search_by(|n| n.public_key().cmp(from.as_str())) {
-            Ok(i) => unl
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| Node::new(from, 0, None, false, false)),
-            Err(_) => {
-                let is_self = from == own_key;
-                Node::new(from, 0, None, is_self, false)
-            }
-        }
+    // Senders outside the UNL (never seen on a real engine) get a Node made
+    // for them; UNL members are looked up without allocating.
+    let stranger = |from: String| -> Node {
+        let is_self = from == own_key;
+        Node::new(from, 0, None, is_self, false)
     };
     let timeout = Duration::from_millis(C::NPL_TIMEOUT_MS.unwrap_or(DEFAULT_NPL_TIMEOUT_MS));
     let deadline = Instant::now() + timeout;
     let mut buf = Vec::new();
+    let mut key = [0u8; channels::NPL_PUBKEY_LEN];
     loop {
-        let (from, data) = match npl {
+        let (node, data): (std::borrow::Cow<'_, Node>, &[u8]) = match npl {
             NplSource::None => return,
             NplSource::Memory(queue) => match queue.pop_front() {
-                Some(m) => m,
+                Some((from, data)) => {
+                    let node = match unl.binary_search_by(|n| n.public_key().cmp(from.as_str())) {
+                        Ok(i) => unl.get(i).cloned().unwrap_or_else(|| stranger(from)),
+                        Err(_) => stranger(from),
+                    };
+                    buf = data;
+                    (std::borrow::Cow::Owned(node), buf.as_slice())
+                }
                 None => return,
             },
-            NplSource::Socket(s) => match s.recv_npl(&mut buf, deadline) {
-                Ok(NplEvent::Message { from, data }) => (from, data),
-                Ok(NplEvent::Timeout | NplEvent::Closed) => return,
+            NplSource::Socket(s) => match s.recv_npl_into(&mut key, &mut buf, deadline) {
+                Ok(NplRecv::Message(n)) => {
+                    let from: &[u8] = &key;
+                    let node = match unl
+                        .binary_search_by(|node| node.public_key().as_bytes().cmp(from))
+                        .ok()
+                        .and_then(|i| unl.get(i))
+                    {
+                        Some(node) => std::borrow::Cow::Borrowed(node),
+                        None => std::borrow::Cow::Owned(stranger(
+                            String::from_utf8_lossy(from).into_owned(),
+                        )),
+                    };
+                    (node, buf.get(..n).unwrap_or_default())
+                }
+                Ok(NplRecv::Timeout | NplRecv::Closed) => return,
                 Err(e) => {
                     reporter.report(format!("{e}"));
                     return;
@@ -320,9 +352,8 @@ fn npl_phase<C: Contract>(
             },
         };
         reporter.outcome.npl_received += 1;
-        let node = sender(from);
         let place = || format!("NPL message from {}", node.public_key());
-        if let Some(Npl::Done) = call(reporter, place, || contract.on_npl(round, &node, &data)) {
+        if let Some(Npl::Done) = call(reporter, place, || contract.on_npl(round, &node, data)) {
             return;
         }
     }
@@ -398,17 +429,21 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
         }
         crate::atomic::remove_stale_temps(std::path::Path::new(PatchConfig::PATH));
     }
-    let control = channels::take_fd("control_fd", args.control_fd)?;
+    let control = channels::take_fd(|| "control_fd".into(), args.control_fd)?;
     channels::check_socket(
-        "control_fd",
+        || "control_fd".into(),
         &control,
         nix::sys::socket::SockType::SeqPacket,
     )?;
     let control = PacketSocket::new(control, "control");
     let npl = match args.npl_fd {
         Some(fd) => {
-            let fd = channels::take_fd("npl_fd", fd)?;
-            channels::check_socket("npl_fd", &fd, nix::sys::socket::SockType::SeqPacket)?;
+            let fd = channels::take_fd(|| "npl_fd".into(), fd)?;
+            channels::check_socket(
+                || "npl_fd".into(),
+                &fd,
+                nix::sys::socket::SockType::SeqPacket,
+            )?;
             Some(Rc::new(PacketSocket::new(fd, "NPL")))
         }
         None => None,
@@ -418,7 +453,7 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
         None
     } else {
         Some(InputFile::new(channels::take_fd(
-            "user_in_fd",
+            || "user_in_fd".into(),
             args.user_in_fd,
         )?)?)
     };
@@ -427,9 +462,9 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
     for u in args.users {
         // A bad output socket is this user's problem only: its inputs still
         // run (so the state matches the other nodes'), its outputs fail.
-        let field = format!("users.{}[0]", u.public_key);
-        let sink = match channels::take_fd(&field, u.out_fd).and_then(|fd| {
-            channels::check_socket(&field, &fd, nix::sys::socket::SockType::Stream)?;
+        let field = || format!("users.{}[0]", u.public_key);
+        let sink = match channels::take_fd(field, u.out_fd).and_then(|fd| {
+            channels::check_socket(field, &fd, nix::sys::socket::SockType::Stream)?;
             Ok(fd)
         }) {
             Ok(fd) => OutputSink::Socket(OutputSocket::new(fd)),

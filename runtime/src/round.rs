@@ -65,9 +65,15 @@ impl User {
     /// order they are sent; every node must send the same messages in the
     /// same order for the round's outputs to reach consensus.
     ///
+    /// Messages are batched (up to 32 KiB per write) and written at the
+    /// latest after the user's inputs and at the end of the round, in a way
+    /// that keeps the engine's framing intact.
+    ///
     /// Fails with [`Error::Output`] when the engine has closed the user's
     /// socket (its `round_limits.user_output_bytes` was reached) or the
-    /// message exceeds 4 GiB.
+    /// message exceeds 4 GiB. Because of batching, a closed socket shows
+    /// when a batch is written: on a later `send`, or in the round's report
+    /// on stderr.
     pub fn send(&self, message: impl AsRef<[u8]>) -> Result<()> {
         let message = message.as_ref();
         match &self.sink {
@@ -96,13 +102,39 @@ impl User {
     /// (`BTreeMap`, `Vec`) in `value`: a `HashMap`'s order differs between
     /// nodes and would break consensus on the output.
     pub fn send_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        let bytes = serde_json::to_vec(value).map_err(|e| {
+        let ser_err = |e: serde_json::Error| {
             Error::Custom(format!(
                 "serialising output for user {}: {e}",
                 self.public_key
             ))
-        })?;
-        self.send(bytes)
+        };
+        match &self.sink {
+            // Serialised straight into the socket's batch buffer.
+            OutputSink::Socket(s) => s
+                .send_with(|buf| serde_json::to_writer(buf, value))
+                .map_err(|kind| Error::Output {
+                    user: self.public_key.clone(),
+                    kind,
+                })?
+                .map_err(ser_err),
+            OutputSink::Memory(_) | OutputSink::Unavailable(_) => {
+                let bytes = serde_json::to_vec(value).map_err(ser_err)?;
+                self.send(bytes)
+            }
+        }
+    }
+
+    /// Writes the outputs queued for this user (the lifecycle does this after
+    /// the user's inputs and at the end of the round).
+    pub(crate) fn flush(&self) -> Result<()> {
+        match &self.sink {
+            OutputSink::Socket(s) => s.flush().map_err(|kind| Error::Output {
+                user: self.public_key.clone(),
+                kind,
+            }),
+            // Nothing is ever queued: every send already failed.
+            OutputSink::Memory(_) | OutputSink::Unavailable(_) => Ok(()),
+        }
     }
 
     pub(crate) fn take_memory_outputs(&self) -> Vec<Vec<u8>> {

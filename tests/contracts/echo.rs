@@ -2,6 +2,12 @@
 //! inputs in `count.txt`, and, with `NPL_EXCHANGE=1`, sends one NPL message
 //! and reports which nodes it heard from. `ECHO_META=1` first sends each user
 //! a line describing the round.
+//!
+//! The NPL exchange waits for as many messages as the UNL has nodes, or for
+//! what `NPL_WANT` says: a comma-separated list of `N` (every node) and
+//! `<public key prefix>=N` (the node whose key starts so). Tests say how many
+//! messages each node will get, so every wait ends with a message, never with
+//! `NPL_TIMEOUT_MS` (default 30000): the outcome does not depend on speed.
 
 mod raw;
 
@@ -51,8 +57,19 @@ fn main() {
         let timeout = std::env::var("NPL_TIMEOUT_MS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(3000);
-        let got = raw::npl_collect(npl, ctx.unl_count(), Duration::from_millis(timeout));
+            .unwrap_or(30_000);
+        let (mut every, mut this) = (None, None);
+        for item in std::env::var("NPL_WANT").unwrap_or_default().split(',') {
+            let count = |n: &str| n.parse::<usize>().expect("NPL_WANT count");
+            match item.split_once('=') {
+                Some((prefix, n)) if me.starts_with(prefix) => this = Some(count(n)),
+                Some(_) => {}
+                None if !item.is_empty() => every = Some(count(item)),
+                None => {}
+            }
+        }
+        let want = this.or(every).unwrap_or(ctx.unl_count());
+        let got = raw::npl_collect(npl, want, Duration::from_millis(timeout));
         let mut from: Vec<String> = got.iter().map(|(k, _)| k[..10].to_owned()).collect();
         from.sort();
         for (_, fd, _) in &users {

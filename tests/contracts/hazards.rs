@@ -14,14 +14,17 @@ fn main() {
     let first = users.first().map(|u| u.1);
     let hazard = std::env::var("HAZARD").unwrap_or_default();
     match hazard.as_str() {
-        // A length header split across two host reads.
+        // A length header split across two host reads: the rest of the
+        // header is written only once the host has read everything before it.
         "split-header" => {
             let fd = first.expect("a user");
             raw::send(fd, b"one").expect("send");
             let mut s = raw::sock(fd);
             s.write_all(&[0, 0]).expect("half header");
             s.flush().ok();
-            std::thread::sleep(Duration::from_millis(300));
+            while raw::unread_by_peer(fd) > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             s.write_all(&[0, 3]).expect("rest of header");
             s.write_all(b"two").expect("payload");
         }
@@ -41,7 +44,7 @@ fn main() {
             let npl = ctx.npl_fd().expect("npl");
             raw::packet(npl, b"").expect("empty");
             raw::packet(npl, b"after").expect("after");
-            let got = raw::npl_collect(npl, 1, Duration::from_secs(3));
+            let got = raw::npl_collect(npl, 1, Duration::from_secs(30));
             for (_, fd, _) in &users {
                 let texts: Vec<String> = got
                     .iter()
@@ -58,24 +61,31 @@ fn main() {
             s.write_all(&[0, 0, 0, 10]).expect("header");
             s.write_all(b"abc").expect("part");
         }
-        // 50 messages of 1000 bytes to each user; reports on stderr how many failed.
+        // Messages of 1000 bytes to each user until a write fails (the host
+        // closed the socket), at most 100000; reports on stderr how many went.
         "flood-output" => {
             for (_, fd, _) in &users {
-                let mut failed = 0;
-                for i in 0..50 {
+                let mut sent = 0;
+                let mut failed = false;
+                for i in 0..100_000 {
                     if raw::send(*fd, &vec![b'a' + (i % 26) as u8; 1000]).is_err() {
-                        failed += 1;
+                        failed = true;
+                        break;
                     }
-                    // Give the host time to read, so the limit trips mid-way.
-                    std::thread::sleep(Duration::from_millis(2));
+                    sent += 1;
                 }
-                eprintln!("flood: {failed} writes failed");
+                eprintln!("flood: {sent} sent, then a write failed: {failed}");
             }
         }
         // NPL messages over the limit, then stays alive (without reading NPL)
-        // while other nodes' messages arrive.
+        // until the engine kills it, at most 30 s. The node whose public key
+        // is `FLOOD_NPL_LATE` instead sends one message and ends.
         "flood-npl" => {
             let npl = ctx.npl_fd().expect("npl");
+            if std::env::var("FLOOD_NPL_LATE").ok().as_deref() == Some(ctx.str("public_key")) {
+                raw::packet(npl, b"late").expect("npl");
+                return;
+            }
             let mut failed = 0;
             for _ in 0..5 {
                 if raw::packet(npl, &[b'x'; 1000]).is_err() {
@@ -84,7 +94,7 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(5));
             }
             eprintln!("flood-npl: {failed} sends failed");
-            std::thread::sleep(Duration::from_millis(800));
+            std::thread::sleep(Duration::from_secs(30));
         }
         "write-state" => {
             std::fs::write("written.txt", "x").expect("write");

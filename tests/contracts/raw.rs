@@ -114,3 +114,21 @@ pub fn npl_collect(fd: RawFd, want: usize, timeout: Duration) -> Vec<(String, Ve
     }
     got
 }
+
+/// Bytes written to the socket `fd` that its peer has not read yet
+/// (`SIOCOUTQ`); 0 once the peer read everything.
+pub fn unread_by_peer(fd: RawFd) -> usize {
+    unsafe extern "C" {
+        fn ioctl(fd: i32, request: std::ffi::c_ulong, ...) -> i32;
+    }
+    const SIOCOUTQ: std::ffi::c_ulong = 0x5411;
+    let mut pending: i32 = 0;
+    // SAFETY: SIOCOUTQ writes one int through the pointer, which is valid.
+    let r = unsafe { ioctl(fd, SIOCOUTQ, &mut pending as *mut i32) };
+    assert!(
+        r == 0,
+        "ioctl(SIOCOUTQ): {}",
+        std::io::Error::last_os_error()
+    );
+    pending.max(0) as usize
+}

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use nix::fcntl::FallocateFlags;
 use nix::sys::memfd::{MFdFlags, memfd_create};
 
-use super::config::{self as simcfg, Variant};
+use super::config::{self as simcfg, ConfigChange, Variant};
 use super::host::{self, ArgsMap, ExecSpec, NodeExec, RunUnl, RunUser};
 use super::keys::KeyPair;
+use super::manifest::{self, Manifest};
 use super::npl::{NplFault, NplHub};
 use super::report::{
     ConfigUpdate, Hazard, Mode, NodeReport, PATCH_CFG, PatchChange, RoundReport, verdict,
@@ -47,6 +48,15 @@ pub enum SimError {
     },
     /// The cluster was asked for something it cannot do.
     Usage(String),
+    /// The directory given to [`Cluster::keep_state`] holds a cluster this
+    /// one cannot continue: another node count, variant or contract id, or a
+    /// manifest (`cluster.json`) that cannot be read.
+    KeptState {
+        /// The directory.
+        dir: PathBuf,
+        /// What does not match, or what is wrong with the manifest.
+        problem: String,
+    },
 }
 
 impl fmt::Display for SimError {
@@ -54,6 +64,13 @@ impl fmt::Display for SimError {
         match self {
             SimError::Io { context, source } => write!(f, "simulator: {context}: {source}"),
             SimError::Usage(m) => write!(f, "simulator: {m}"),
+            SimError::KeptState { dir, problem } => write!(
+                f,
+                "simulator: {} holds a cluster this one cannot continue: {problem}; \
+                 ask for the same cluster to continue it, or start over with \
+                 Cluster::fresh (or by deleting the directory)",
+                dir.display()
+            ),
         }
     }
 }
@@ -62,7 +79,7 @@ impl std::error::Error for SimError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SimError::Io { source, .. } => Some(source),
-            SimError::Usage(_) => None,
+            SimError::Usage(_) | SimError::KeptState { .. } => None,
         }
     }
 }
@@ -70,6 +87,16 @@ impl std::error::Error for SimError {
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> SimError {
     let context = context.into();
     move |source| SimError::Io { context, source }
+}
+
+/// Returns the allocator's free memory to the OS (glibc), so that a contract
+/// forked next does not inherit it into its peak RSS (see `run`).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
 }
 
 /// The engine's input store: one memfd per node that only grows, each input
@@ -119,13 +146,20 @@ struct NodeRt {
 
 struct Runtime {
     root: PathBuf,
+    /// A temporary root, removed on drop; otherwise a kept one, with a manifest.
     remove_on_drop: bool,
     bin: PathBuf,
     nodes: Vec<NodeRt>,
     lcl_seq_no: u64,
     lcl_hash: String,
     clock_ms: u64,
-    executions: u64,
+    /// Rounds run so far, of every kind (kept ones included).
+    rounds: u64,
+    /// The configuration as the cluster was built with, before the UNL and
+    /// binary were filled in (recorded in a kept cluster's manifest).
+    requested: PatchConfig,
+    /// Where a kept cluster was continued from.
+    resumed: Option<Resumed>,
     non_consensus_rounds: u64,
     /// The configuration last written to every node's `patch.cfg` or applied
     /// from it; `None` until the first write.
@@ -163,7 +197,8 @@ impl Drop for Runtime {
 /// Every node has its own key pair (derived from its index) and state
 /// directory `<root>/node<i>/state` with `<root>/node<i>/patch.cfg`; the UNL
 /// is all nodes. The root is a fresh temporary directory removed on drop,
-/// unless [`keep_state`](Self::keep_state) names one.
+/// unless [`keep_state`](Self::keep_state) names one, which a later cluster
+/// can continue.
 ///
 /// # The contract configuration
 ///
@@ -195,6 +230,7 @@ pub struct Cluster {
     node_count: usize,
     observers: BTreeSet<usize>,
     start_delays: BTreeMap<usize, Duration>,
+    start_after_npl: BTreeMap<usize, usize>,
     users: Vec<(String, KeyPair)>,
     pending: Vec<(String, Vec<u8>)>,
     variant: Variant,
@@ -206,6 +242,7 @@ pub struct Cluster {
     leak_engine_fds: bool,
     seeds: Vec<(PathBuf, Vec<u8>, bool)>,
     keep: Option<PathBuf>,
+    fresh: bool,
     rt: Option<Runtime>,
 }
 
@@ -232,6 +269,7 @@ impl Cluster {
             node_count: 1,
             observers: BTreeSet::new(),
             start_delays: BTreeMap::new(),
+            start_after_npl: BTreeMap::new(),
             users: Vec::new(),
             pending: Vec::new(),
             variant: Variant::Readonly,
@@ -243,6 +281,7 @@ impl Cluster {
             leak_engine_fds: false,
             seeds: Vec::new(),
             keep: None,
+            fresh: false,
             rt: None,
         }
     }
@@ -309,8 +348,24 @@ impl Cluster {
 
     /// Starts node `i`'s contract `delay` after the others in every round.
     /// NPL messages reaching it before it starts are lost, as in the engine.
+    /// Which messages those are depends on how fast the other contracts
+    /// run; [`start_after_npl`](Self::start_after_npl) makes a node late
+    /// without depending on timing.
     pub fn start_delay(mut self, i: usize, delay: Duration) -> Self {
         self.start_delays.insert(i, delay);
+        self
+    }
+
+    /// Starts node `i`'s contract, in every round with NPL, only once the
+    /// other nodes' contracts have sent `messages` NPL packets between them
+    /// (counted as their hosts read them, so also an observer's and one over
+    /// `npl_output_bytes`), or once none of them can send more (all ended).
+    /// Every packet counted was offered to node `i` before its contract ran,
+    /// so it lost the broadcast ones, as a late node does in the engine; what
+    /// it misses does not depend on timing. A
+    /// [`start_delay`](Self::start_delay) of the same node runs after this.
+    pub fn start_after_npl(mut self, i: usize, messages: usize) -> Self {
+        self.start_after_npl.insert(i, messages);
         self
     }
 
@@ -326,10 +381,33 @@ impl Cluster {
         self
     }
 
-    /// Keeps node directories under `dir` (created if needed; existing node
-    /// directories are replaced) instead of a temporary directory.
+    /// Keeps the cluster in `dir` (created if needed) instead of a temporary
+    /// directory, so that a later cluster can continue it: the node
+    /// directories, and a manifest `dir/cluster.json` written after every
+    /// round with the node count and keys, the variant, the contract id, the
+    /// lcl, the round number and clock, and the contract configuration.
+    ///
+    /// If `dir` already holds a kept cluster, this one continues it (see
+    /// [`start`](Self::start)): same node keys, state directories and
+    /// `patch.cfg` files, the lcl chain, round numbers and timestamps
+    /// continuing, and the configuration in force there, including a
+    /// `patch.cfg` change the contract made. What this cluster's own
+    /// configuration changes from the one the kept cluster was built with is
+    /// applied on top, as an operator editing hp.cfg between runs would.
+    /// Seed files are not written again, and input offsets start over, as in
+    /// a restarted engine. The first round fails with [`SimError::KeptState`]
+    /// if the kept cluster has another node count, variant or contract id;
+    /// [`fresh`](Self::fresh) starts over instead. A directory without a
+    /// manifest holds no cluster: its `node<i>` directories are replaced.
     pub fn keep_state(mut self, dir: impl Into<PathBuf>) -> Self {
         self.keep = Some(dir.into());
+        self
+    }
+
+    /// With [`keep_state`](Self::keep_state): discards any cluster kept in
+    /// the directory (its `node<i>` directories and manifest) and starts over.
+    pub fn fresh(mut self) -> Self {
+        self.fresh = true;
         self
     }
 
@@ -473,11 +551,23 @@ impl Cluster {
         self.run(Mode::ConsensusFallback, None)
     }
 
+    /// Sets the cluster up now instead of at the first round: creates the
+    /// node directories and writes `patch.cfg`, or continues the cluster
+    /// kept in the [`keep_state`](Self::keep_state) directory. Returns where
+    /// it continued from, if it did (again on later calls).
+    pub fn start(&mut self) -> Result<Option<Resumed>, SimError> {
+        self.setup()?;
+        self.sync_config()?;
+        self.save()?;
+        Ok(self.rt.as_ref().and_then(|rt| rt.resumed.clone()))
+    }
+
     fn setup(&mut self) -> Result<(), SimError> {
         if self.rt.is_some() {
             return Ok(());
         }
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        let requested = self.config.clone();
         let (root, remove_on_drop) = match &self.keep {
             Some(dir) => (dir.clone(), false),
             None => {
@@ -490,26 +580,22 @@ impl Cluster {
         };
         let bin = fs::canonicalize(&self.bin)
             .map_err(io_err(format!("contract binary {}", self.bin.display())))?;
+        let kept = match &self.keep {
+            Some(dir) => self.kept_cluster(dir)?,
+            None => None,
+        };
         let mut nodes = Vec::new();
         for i in 0..self.node_count {
             let dir = root.join(format!("node{i}"));
-            if dir.exists() {
-                fs::remove_dir_all(&dir).map_err(io_err(format!("clearing {}", dir.display())))?;
-            }
-            let state = dir.join("state");
-            fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
-            for (path, contents, exec) in &self.seeds {
-                let target = state.join(path);
-                if let Some(parent) = target.parent() {
-                    fs::create_dir_all(parent)
-                        .map_err(io_err(format!("creating {}", parent.display())))?;
+            if kept.is_some() {
+                if !dir.join("state").is_dir() {
+                    return Err(SimError::KeptState {
+                        dir: root.clone(),
+                        problem: format!("node{i}/state is missing"),
+                    });
                 }
-                fs::write(&target, contents)
-                    .map_err(io_err(format!("seeding {}", target.display())))?;
-                if *exec {
-                    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
-                        .map_err(io_err(format!("chmod {}", target.display())))?;
-                }
+            } else {
+                self.create_node_dir(&dir)?;
             }
             nodes.push(NodeRt {
                 keys: KeyPair::node(i),
@@ -518,7 +604,7 @@ impl Cluster {
                 read_inputs: InputStore::new().map_err(io_err("memfd_create"))?,
             });
         }
-        self.rt = Some(Runtime {
+        let mut rt = Runtime {
             root,
             remove_on_drop,
             bin,
@@ -526,12 +612,164 @@ impl Cluster {
             lcl_seq_no: 0,
             lcl_hash: genesis_hash(),
             clock_ms: GENESIS_MS,
-            executions: 0,
+            rounds: 0,
+            requested,
+            resumed: None,
             non_consensus_rounds: 0,
             written: None,
             patch_bytes: Vec::new(),
+        };
+        if let Some(m) = kept {
+            self.resume(&mut rt, m)?;
+        }
+        self.rt = Some(rt);
+        Ok(())
+    }
+
+    /// A new node directory: `state/` with the seed files, nothing else.
+    fn create_node_dir(&self, dir: &Path) -> Result<(), SimError> {
+        if dir.exists() {
+            fs::remove_dir_all(dir).map_err(io_err(format!("clearing {}", dir.display())))?;
+        }
+        let state = dir.join("state");
+        fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
+        for (path, contents, exec) in &self.seeds {
+            let target = state.join(path);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)
+                    .map_err(io_err(format!("creating {}", parent.display())))?;
+            }
+            fs::write(&target, contents)
+                .map_err(io_err(format!("seeding {}", target.display())))?;
+            if *exec {
+                fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err(format!("chmod {}", target.display())))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest of the cluster kept in `dir`, if it holds one this
+    /// cluster can continue; `None` to start over (no manifest, or
+    /// [`fresh`](Self::fresh), which also clears what was there).
+    fn kept_cluster(&self, dir: &Path) -> Result<Option<Manifest>, SimError> {
+        let kept_err = |problem: String| SimError::KeptState {
+            dir: dir.to_owned(),
+            problem,
+        };
+        if self.fresh {
+            discard_kept(dir)?;
+            return Ok(None);
+        }
+        let Some(m) = manifest::load(dir).map_err(kept_err)? else {
+            return Ok(None);
+        };
+        if m.nodes != self.node_count {
+            return Err(kept_err(format!(
+                "it has {} node{}, not {}",
+                m.nodes,
+                if m.nodes == 1 { "" } else { "s" },
+                self.node_count
+            )));
+        }
+        let variant = simcfg::variant_name(self.variant);
+        if m.variant != variant {
+            return Err(kept_err(format!(
+                "it runs the `{}` variant, not `{variant}`",
+                m.variant
+            )));
+        }
+        if m.contract_id != self.contract_id {
+            return Err(kept_err(format!(
+                "its contract id is {}, not {}",
+                m.contract_id, self.contract_id
+            )));
+        }
+        let keys: Vec<String> = (0..m.nodes).map(|i| KeyPair::node(i).public_key).collect();
+        if m.node_keys != keys {
+            return Err(kept_err(
+                "its node keys are not the ones this simulator derives".into(),
+            ));
+        }
+        Ok(Some(m))
+    }
+
+    /// Continues the kept cluster `m` in `rt`: its ledger, clock and round
+    /// count, and its configuration with this cluster's changes applied.
+    fn resume(&mut self, rt: &mut Runtime, m: Manifest) -> Result<(), SimError> {
+        let kept_err = |problem: String| SimError::KeptState {
+            dir: rt.root.clone(),
+            problem,
+        };
+        let parse = |v: &serde_json::Value| {
+            serde_json::to_vec(v)
+                .map_err(|e| e.to_string())
+                .and_then(|b| PatchConfig::from_json(&b).map_err(|e| e.to_string()))
+        };
+        let in_force = parse(&m.config)
+            .map_err(|e| kept_err(format!("{} has no valid config: {e}", manifest::FILE)))?;
+        // An operator's change between runs: what this cluster asks for
+        // differently from what the kept one was built with.
+        let mut merged = m.config.clone();
+        let request =
+            serde_json::to_value(&self.config).map_err(|e| SimError::Usage(e.to_string()))?;
+        manifest::carry_over(&m.requested, &request, &mut merged);
+        let mut config = parse(&merged)
+            .map_err(|e| kept_err(format!("{} has no valid config: {e}", manifest::FILE)))?;
+        // The binary the cluster filled in last time is this run's binary.
+        if config.bin_path == m.bin {
+            config.bin_path.clear();
+        }
+        let keys: Vec<String> = rt.nodes.iter().map(|n| n.keys.public_key.clone()).collect();
+        simcfg::resolve(&mut config, self.variant, &rt.bin, &keys);
+        let config_changes = simcfg::changes(&in_force, &config);
+        self.config = config;
+        rt.written = Some(in_force);
+        rt.patch_bytes = m.patch_cfg.into_bytes();
+        rt.lcl_seq_no = m.lcl_seq_no;
+        rt.lcl_hash = m.lcl_hash.clone();
+        rt.clock_ms = m.clock_ms;
+        rt.rounds = m.rounds;
+        rt.non_consensus_rounds = m.non_consensus_rounds;
+        rt.resumed = Some(Resumed {
+            dir: rt.root.clone(),
+            rounds: m.rounds,
+            lcl_seq_no: m.lcl_seq_no,
+            lcl_hash: m.lcl_hash,
+            timestamp: m.clock_ms,
+            config_changes,
         });
         Ok(())
+    }
+
+    /// Writes a kept cluster's manifest (nothing for a temporary one).
+    fn save(&self) -> Result<(), SimError> {
+        let Some(rt) = &self.rt else { return Ok(()) };
+        if rt.remove_on_drop {
+            return Ok(());
+        }
+        let value =
+            |c: &PatchConfig| serde_json::to_value(c).map_err(|e| SimError::Usage(e.to_string()));
+        let m = Manifest {
+            format: manifest::FORMAT.to_owned(),
+            nodes: rt.nodes.len(),
+            node_keys: rt.nodes.iter().map(|n| n.keys.public_key.clone()).collect(),
+            variant: simcfg::variant_name(self.variant).to_owned(),
+            contract_id: self.contract_id.clone(),
+            bin: rt.bin.to_string_lossy().into_owned(),
+            rounds: rt.rounds,
+            lcl_seq_no: rt.lcl_seq_no,
+            lcl_hash: rt.lcl_hash.clone(),
+            clock_ms: rt.clock_ms,
+            non_consensus_rounds: rt.non_consensus_rounds,
+            requested: value(&rt.requested)?,
+            config: value(&self.config)?,
+            patch_cfg: String::from_utf8_lossy(&rt.patch_bytes).into_owned(),
+        };
+        manifest::save(&rt.root, &m).map_err(io_err(format!(
+            "writing {}",
+            rt.root.join(manifest::FILE).display()
+        )))
     }
 
     /// Writes the configuration to every node's `patch.cfg` (and `hp.cfg`,
@@ -577,8 +815,8 @@ impl Cluster {
         let Some(rt) = self.rt.as_mut() else {
             return Err(SimError::Usage("cluster not set up".into()));
         };
-        rt.executions += 1;
-        let number = rt.executions;
+        rt.rounds += 1;
+        let number = rt.rounds;
 
         // Users sorted by public key (the engine's std::map order).
         let mut users: Vec<&(String, KeyPair)> = match (&kind, &read) {
@@ -674,6 +912,12 @@ impl Cluster {
             }
             node_users.push(list);
         }
+        // The inputs are in the memfds now. Free them before the contracts
+        // are forked: a forked child starts with a copy of the simulator's
+        // anonymous memory, which the kernel counts in the contract's peak
+        // RSS (`ru_maxrss`) even after exec.
+        drop(inputs);
+        release_free_memory();
 
         let mut unl: Vec<RunUnl> = rt
             .nodes
@@ -730,14 +974,16 @@ impl Cluster {
         // spawns, so "together" does not depend on thread start-up order.
         if let Some(h) = &hub {
             for i in 0..rt.nodes.len() {
-                if self.start_delays.get(&i).is_none_or(|d| d.is_zero()) {
+                if self.start_delays.get(&i).is_none_or(|d| d.is_zero())
+                    && !self.start_after_npl.contains_key(&i)
+                {
                     h.set_running(i, true);
                 }
             }
         }
 
         let lcl_hash = rt.lcl_hash.clone();
-        let results: Vec<io::Result<NodeReport>> = {
+        let mut results: Vec<io::Result<NodeReport>> = {
             let rt = &*rt;
             let spec_base = (
                 &self.config,
@@ -761,6 +1007,7 @@ impl Cluster {
                     let lcl_hash = &lcl_hash;
                     let observer = self.observers.contains(&i);
                     let start_delay = self.start_delays.get(&i).copied().unwrap_or_default();
+                    let start_after_npl = self.start_after_npl.get(&i).copied();
                     handles.push(scope.spawn(move || {
                         let (config, variant, contract_id, map_args) = spec_base;
                         let spec = ExecSpec {
@@ -792,6 +1039,7 @@ impl Cluster {
                                 workdir,
                                 inputs,
                                 start_delay,
+                                start_after_npl,
                                 npl: hub.zip(wake),
                             },
                         )
@@ -806,6 +1054,15 @@ impl Cluster {
                     .collect()
             })
         };
+
+        // Every node is done: the lost lists are complete.
+        if let Some(h) = &hub {
+            for (i, r) in results.iter_mut().enumerate() {
+                if let Ok(report) = r {
+                    report.npl_lost = h.take_lost(i);
+                }
+            }
+        }
 
         let mut nodes = Vec::new();
         // Each node's patch.cfg after the round (`None`: deleted).
@@ -900,7 +1157,7 @@ impl Cluster {
         }
 
         let verdict = verdict(&nodes);
-        Ok(RoundReport {
+        let report = RoundReport {
             number,
             mode: kind,
             lcl_seq_no: rt.lcl_seq_no,
@@ -911,8 +1168,62 @@ impl Cluster {
             verdict,
             config_applied,
             wall: round_start.elapsed(),
-        })
+        };
+        self.save()?;
+        Ok(report)
     }
+}
+
+/// Clears what a kept directory holds of a cluster: the manifest and every
+/// `node<i>` directory.
+fn discard_kept(dir: &Path) -> Result<(), SimError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(format!("reading {}", dir.display()))(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err(format!("reading {}", dir.display())))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_node = name
+            .strip_prefix("node")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if is_node && entry.path().is_dir() {
+            fs::remove_dir_all(entry.path())
+                .map_err(io_err(format!("clearing {}", entry.path().display())))?;
+        }
+    }
+    match fs::remove_file(dir.join(manifest::FILE)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(format!(
+            "removing {}",
+            dir.join(manifest::FILE).display()
+        ))(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Where a cluster continued from a kept directory
+/// ([`Cluster::keep_state`]) picked up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Rounds the kept cluster had run, of every kind: the next round's
+    /// [`number`](RoundReport::number) is one more.
+    pub rounds: u64,
+    /// The lcl sequence number the next consensus round builds on.
+    pub lcl_seq_no: u64,
+    /// Its hash.
+    pub lcl_hash: String,
+    /// The simulated clock: the last consensus or fallback round's timestamp
+    /// (the genesis time if there was none).
+    pub timestamp: u64,
+    /// How the configuration in force differs from the kept one: what this
+    /// cluster asked for differently from the kept cluster's request (and
+    /// the binary, if it moved).
+    pub config_changes: Vec<ConfigChange>,
 }
 
 /// `<dir>/patch.cfg`'s bytes; `None` if there is no such file.

@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cluster::Cluster;
+use super::cluster::{Cluster, SimError};
 use super::config::{Variant, hp_version, variant_name};
 use super::npl::NplFault;
 use super::report::{RoundReport, Verdict};
@@ -46,8 +46,12 @@ CLUSTER:
     --delay-start I:MS      start node I's contract MS milliseconds late
     --variant readonly|mode engine variant: hpcore main (readonly, the default) or fallback-hpsh (mode)
     --timeout MS            exec timeout in ms (default 10000; the engine's is 300000)
+    --roundtime MS          consensus.roundtime: the clock's step per round and, less
+                            100 ms, a fallback round's time limit (default 1000)
     --env KEY=VALUE         add to the contract's environment (its only environment)
-    --keep-state DIR        keep node directories (state, patch.cfg) in DIR
+    --keep-state DIR        keep the cluster (node state, patch.cfg, lcl, clock) in DIR;
+                            run again with the same DIR to continue it
+    --fresh                 with --keep-state: discard the cluster kept in DIR, start over
 
 OUTPUT:
     --verbose               also print each node's args JSON and stdout
@@ -66,11 +70,13 @@ struct Options {
     fallback: bool,
     variant: Option<Variant>,
     timeout_ms: u64,
+    roundtime_ms: Option<u32>,
     env: Vec<(String, String)>,
     observers: Vec<usize>,
     drop_to: Vec<usize>,
     delays: Vec<(usize, u64)>,
     keep_state: Option<PathBuf>,
+    fresh: bool,
     verbose: bool,
     help: bool,
 }
@@ -117,6 +123,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "-h" | "--help" => o.help = true,
             "--verbose" => o.verbose = true,
             "--fallback" => o.fallback = true,
+            "--fresh" => o.fresh = true,
             "--nodes" => {
                 o.nodes = number(flag, &value()?)?;
                 if o.nodes == 0 {
@@ -125,6 +132,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--rounds" => o.rounds = number(flag, &value()?)?,
             "--timeout" => o.timeout_ms = number(flag, &value()?)?,
+            "--roundtime" => o.roundtime_ms = Some(number(flag, &value()?)?),
             "--user" => o.users.push(value()?),
             "--input" => {
                 let v = value()?;
@@ -189,6 +197,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
             return Err(format!("node {i} does not exist (--nodes {})", o.nodes));
         }
     }
+    if o.fresh && o.keep_state.is_none() {
+        return Err("--fresh only applies with --keep-state DIR".into());
+    }
     if o.fallback && o.variant == Some(Variant::Readonly) {
         return Err(
             "--fallback needs --variant mode: hpcore main (readonly) has no fallback rounds".into(),
@@ -231,7 +242,21 @@ pub fn run(bin: &Path, args: &[String], out: &mut dyn Write) -> i32 {
     match simulate(bin, &opts, out) {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(out, "error: {e}");
+            match e.downcast_ref::<SimError>() {
+                Some(SimError::KeptState { dir, problem }) => {
+                    let _ = writeln!(
+                        out,
+                        "error: {} holds a cluster this run cannot continue: {problem}.\n\
+                         To continue it, run with the same --nodes and --variant as before; \
+                         to start over, add --fresh (or delete {}).",
+                        dir.display(),
+                        dir.display()
+                    );
+                }
+                _ => {
+                    let _ = writeln!(out, "error: {e}");
+                }
+            }
             2
         }
     }
@@ -247,6 +272,9 @@ fn simulate(
         .nodes(o.nodes)
         .variant(variant)
         .exec_timeout(o.timeout_ms);
+    if let Some(ms) = o.roundtime_ms {
+        cluster = cluster.configure(|c| c.consensus.roundtime = ms);
+    }
     for u in &o.users {
         cluster = cluster.user(u);
     }
@@ -264,6 +292,9 @@ fn simulate(
     }
     if let Some(dir) = &o.keep_state {
         cluster = cluster.keep_state(dir);
+        if o.fresh {
+            cluster = cluster.fresh();
+        }
     }
     for (user, data) in &o.inputs {
         cluster.input(user, data);
@@ -274,12 +305,32 @@ fn simulate(
     );
     writeln!(
         out,
-        "hotpocket dev mode: {name} on {} node{}, engine variant {} (hp_version {})\n",
+        "hotpocket dev mode: {name} on {} node{}, engine variant {} (hp_version {})",
         o.nodes,
         if o.nodes == 1 { "" } else { "s" },
         variant_name(variant),
         hp_version(variant)
     )?;
+    if let Some(r) = cluster.start()? {
+        writeln!(
+            out,
+            "continuing the cluster kept in {}: {} round{} so far, lcl {}-{}, timestamp {}",
+            r.dir.display(),
+            r.rounds,
+            if r.rounds == 1 { "" } else { "s" },
+            r.lcl_seq_no,
+            r.lcl_hash.get(..16).unwrap_or(&r.lcl_hash),
+            r.timestamp
+        )?;
+        for c in &r.config_changes {
+            writeln!(
+                out,
+                "  configuration changed since: {} {} -> {}",
+                c.key, c.from, c.to
+            )?;
+        }
+    }
+    writeln!(out)?;
 
     let started = Instant::now();
     let mut reports: Vec<RoundReport> = Vec::new();
@@ -313,23 +364,27 @@ fn simulate(
         .map(|r| r.number)
         .collect();
     let hazards: usize = reports.iter().map(|r| r.hazards().len()).sum();
+    // Every node runs the contract once per round.
+    let executions: usize = reports.iter().map(|r| r.nodes.len()).sum();
     let final_state = reports
         .iter()
         .rev()
         .find_map(|r| r.state_hash())
         .unwrap_or("-");
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     writeln!(
         out,
-        "summary: {} execution{} in {:.1} ms; {}; {hazards} hazard{}; state {final_state}",
+        "summary: {} round{}, {executions} execution{} in {:.1} ms; {}; {hazards} hazard{}; state {final_state}",
         reports.len(),
-        if reports.len() == 1 { "" } else { "s" },
+        plural(reports.len()),
+        plural(executions),
         started.elapsed().as_secs_f64() * 1000.0,
         if disagreed.is_empty() {
             "all nodes agree".to_owned()
         } else {
             format!("nodes DISAGREE in round {disagreed:?}")
         },
-        if hazards == 1 { "" } else { "s" },
+        plural(hazards),
     )?;
     // A contract that reconfigured itself runs differently from what the
     // command line asked for; say so where it cannot be missed.
@@ -345,7 +400,12 @@ fn simulate(
         )?;
     }
     if let Some(dir) = &o.keep_state {
-        writeln!(out, "node directories kept in {}", dir.display())?;
+        writeln!(
+            out,
+            "cluster kept in {}: run again with --keep-state {} to continue it",
+            dir.display(),
+            dir.display()
+        )?;
     }
     Ok(if disagreed.is_empty() { 0 } else { 1 })
 }
@@ -378,6 +438,7 @@ mod tests {
             "2",
             "--delay-start",
             "1:50",
+            "--roundtime=2500",
         ]))
         .unwrap();
         assert_eq!(o.nodes, 3);
@@ -394,6 +455,7 @@ mod tests {
             (2, true, Some(Variant::Mode))
         );
         assert_eq!(o.env, [("A".into(), "b=c".into())]);
+        assert_eq!(o.roundtime_ms, Some(2500));
         assert_eq!(
             (o.observers.as_slice(), o.delays.as_slice()),
             (&[2][..], &[(1, 50)][..])
@@ -411,5 +473,6 @@ mod tests {
         assert!(e(&["--variant", "x"]).contains("readonly or mode"));
         assert!(e(&["--fallback", "--variant", "readonly"]).contains("needs --variant mode"));
         assert!(e(&["--nodes", "2", "--observer", "2"]).contains("node 2 does not exist"));
+        assert!(e(&["--fresh"]).contains("--fresh only applies with --keep-state"));
     }
 }

@@ -104,6 +104,9 @@ pub(crate) struct NodeExec<'a> {
     /// The input store memfd (`None` in fallback rounds, where `user_in_fd` is 0).
     pub(crate) inputs: Option<&'a OwnedFd>,
     pub(crate) start_delay: Duration,
+    /// Start only once the other nodes sent this many NPL packets (before
+    /// `start_delay`).
+    pub(crate) start_after_npl: Option<usize>,
     /// NPL routing and this node's wake-up socket (absent in read requests).
     pub(crate) npl: Option<(&'a NplHub, UnixDatagram)>,
 }
@@ -125,6 +128,7 @@ enum Slot {
     Stdout,
     Stderr,
     Wake,
+    Exit,
 }
 
 fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
@@ -289,9 +293,26 @@ fn reap(pid: libc::pid_t, block: bool) -> Option<(Exit, Usage)> {
     Some((exit, usage))
 }
 
+/// Marks node `.1` as ended in the NPL hub when dropped.
+struct EndedOnDrop<'a>(Option<&'a NplHub>, usize);
+
+impl Drop for EndedOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(hub) = self.0 {
+            hub.set_running(self.1, false);
+        }
+    }
+}
+
 /// Runs the contract once on one node and reports what it did. Errors are
 /// the simulator's own (fds, files), never the contract's.
 pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<NodeReport> {
+    // However this returns (an error, a panic), the node counts as ended, so
+    // that nodes held back by `start_after_npl` never wait for it forever.
+    let _ended = EndedOnDrop(node.npl.as_ref().map(|(hub, _)| *hub), node.index);
+    if let (Some(messages), Some((hub, _))) = (node.start_after_npl, &node.npl) {
+        hub.wait_for_sent(node.index, messages);
+    }
     if !node.start_delay.is_zero() {
         std::thread::sleep(node.start_delay);
     }
@@ -480,6 +501,18 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     // A pid always fits pid_t; refusing beats wait4(0), which would reap any child.
     let pid =
         libc::pid_t::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))?;
+    // A pidfd turns readable when the contract exits, so the loop notices the
+    // exit at once instead of at its next 20 ms poll (the engine's latency,
+    // which says nothing about the contract). Without pidfd_open (Linux < 5.3)
+    // the loop falls back to polling.
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let pidfd = match unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } {
+        fd if fd >= 0 => i32::try_from(fd).ok().map(|fd| {
+            // SAFETY: the kernel just returned this fd; nothing else owns it.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        }),
+        _ => None,
+    };
 
     // The engine writes the args before exec; small args fit the pipe at
     // once, large ones go through a thread so the simulator cannot deadlock.
@@ -597,6 +630,10 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
             slots.push(Slot::Wake);
             pfds.push(PollFd::new(w.as_fd(), ev));
         }
+        if let (Some(p), None) = (&pidfd, &status) {
+            slots.push(Slot::Exit);
+            pfds.push(PollFd::new(p.as_fd(), ev));
+        }
         let wait_ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
         match poll(&mut pfds, wait_ms) {
             Ok(_) | Err(Errno::EINTR) => {}
@@ -666,6 +703,9 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
                             hub.broadcast(node.index, data.clone());
                         }
                         npl_sent.push(data);
+                    }
+                    if let Some(hub) = hub {
+                        hub.note_sent(node.index);
                     }
                 }
                 Packet::Empty => hazards.push(Hazard::EmptyNplPacket),
@@ -832,13 +872,14 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
             messages: done.messages,
         });
     }
-    let npl_lost = hub.map(|h| h.take_lost(node.index)).unwrap_or_default();
     Ok(NodeReport {
         outputs,
         control,
         npl_sent,
         npl_received,
-        npl_lost,
+        // Filled in by the cluster once every node is done: other nodes may
+        // still offer messages to this one after its contract ended.
+        npl_lost: Vec::new(),
         stdout,
         stderr,
         usage,
@@ -889,7 +930,8 @@ pub(crate) fn run_post_exec(workdir: &Path, lcl_seq_no: u64, lcl_hash: &str) -> 
     if !script.exists() {
         return None;
     }
-    let mut attempt = 0;
+    // How long another thread's child may take to reach its exec.
+    let give_up = Instant::now() + Duration::from_secs(10);
     let result = loop {
         let out = Command::new(&script)
             .arg0("post_exec.sh")
@@ -900,8 +942,7 @@ pub(crate) fn run_post_exec(workdir: &Path, lcl_seq_no: u64, lcl_hash: &str) -> 
         // ETXTBSY: another thread of this process (e.g. a parallel test) forked
         // while the script was open for writing; it clears at that child's exec.
         match out {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
-                attempt += 1;
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < give_up => {
                 std::thread::sleep(Duration::from_millis(10));
             }
             other => break other,

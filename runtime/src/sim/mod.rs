@@ -17,7 +17,9 @@
 //! nodes agree on it, and returns a [`RoundReport`] per round: per node the
 //! exit status, outputs per user, control messages, NPL traffic, stderr, a
 //! state hash, any `patch.cfg` change and hazards, plus a [`Verdict`] saying
-//! whether all nodes agree or where they first differ.
+//! whether all nodes agree or where they first differ. Kept in a directory
+//! ([`Cluster::keep_state`]), a cluster is continued by the next one given
+//! that directory, as a restarted engine continues its ledger.
 //!
 //! The contract configuration is the runtime's own
 //! [`PatchConfig`](crate::config::PatchConfig): what `<node>/patch.cfg` is
@@ -47,13 +49,14 @@ pub mod dev;
 pub(crate) mod frame;
 mod host;
 mod keys;
+mod manifest;
 mod npl;
 mod report;
 mod sha256;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
-pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, SimError};
+pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, Resumed, SimError};
 pub use config::{ConfigChange, Variant};
 pub use frame::READ_SIZE;
 pub use host::ArgsMap;

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::os::unix::net::UnixDatagram;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::report::NplLost;
@@ -101,11 +101,19 @@ struct Mailbox {
     running: bool,
     queue: VecDeque<Queued>,
     lost: Vec<NplLost>,
+    /// NPL packets the host read from this node's contract so far.
+    sent: usize,
+    /// The contract ended (or could not start).
+    ended: bool,
+    /// The node is held back until others sent enough ([`NplHub::wait_for_sent`]).
+    holding: bool,
 }
 
 /// The shared NPL switchboard of one round.
 pub(crate) struct NplHub {
     boxes: Mutex<Vec<Mailbox>>,
+    /// Signalled whenever a node sends a packet or ends.
+    progress: Condvar,
     /// Sender ends of each node's wake-up socket.
     wake: Vec<UnixDatagram>,
     faults: Vec<NplFault>,
@@ -134,6 +142,7 @@ impl NplHub {
         Ok((
             NplHub {
                 boxes,
+                progress: Condvar::new(),
                 wake,
                 faults,
                 round,
@@ -160,6 +169,8 @@ impl NplHub {
         if let Some(b) = boxes.get_mut(i) {
             b.running = running;
             if !running {
+                b.ended = true;
+                self.progress.notify_all();
                 let left: Vec<Queued> = b.queue.drain(..).collect();
                 for q in left {
                     b.lost.push(NplLost {
@@ -207,6 +218,38 @@ impl NplHub {
                 // A full wake socket already means "wake up"; nothing to do on error.
                 let _ = w.send(&[1]);
             }
+        }
+    }
+
+    /// Counts a packet the host read from node `from`'s contract, whether or
+    /// not it was broadcast (call after [`broadcast`](Self::broadcast)).
+    pub(crate) fn note_sent(&self, from: usize) {
+        if let Some(b) = self.boxes().get_mut(from) {
+            b.sent += 1;
+            self.progress.notify_all();
+        }
+    }
+
+    /// Blocks until the other nodes' contracts sent `messages` packets
+    /// between them, or none of them can send more: each has ended or is
+    /// itself held back here.
+    pub(crate) fn wait_for_sent(&self, i: usize, messages: usize) {
+        let mut boxes = self.boxes();
+        if let Some(b) = boxes.get_mut(i) {
+            b.holding = true;
+        }
+        self.progress.notify_all();
+        loop {
+            let others = boxes.iter().enumerate().filter(|(j, _)| *j != i);
+            let sent: usize = others.clone().map(|(_, b)| b.sent).sum();
+            let stuck = others.clone().all(|(_, b)| b.ended || b.holding);
+            if sent >= messages || stuck {
+                break;
+            }
+            boxes = self.progress.wait(boxes).unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(b) = boxes.get_mut(i) {
+            b.holding = false;
         }
     }
 

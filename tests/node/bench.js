@@ -1,0 +1,44 @@
+// Node baseline for the round-cost benchmark (tests/bench/round_cost.rs),
+// written with the official library (npm hotpocket-nodejs-contract 0.7.4).
+//   BENCH=echo   every input back to its user unchanged
+//   BENCH=npl    send NPL_COUNT messages of NPL_SIZE bytes, wait for
+//                NPL_COUNT from every UNL node (itself included)
+const HotPocket = require('hpc074');
+const mode = process.env.BENCH || 'echo';
+
+async function contract(ctx) {
+    if (mode === 'echo') {
+        for (const user of ctx.users.list()) {
+            for (const input of user.inputs) {
+                const buf = await ctx.users.read(input);
+                await user.send(buf);
+            }
+        }
+    } else if (mode === 'npl' && !ctx.readonly) {
+        const count = Number(process.env.NPL_COUNT || 1000);
+        const size = Number(process.env.NPL_SIZE || 256);
+        const want = count * ctx.unl.count();
+        let got = 0;
+        await new Promise(resolve => {
+            const timer = setTimeout(resolve, Number(process.env.NPL_TIMEOUT_MS || 10000));
+            ctx.unl.onMessage(() => {
+                got += 1;
+                if (got >= want) {
+                    clearTimeout(timer);
+                    resolve();
+                }
+            });
+            const msg = Buffer.alloc(size, 'n');
+            for (let i = 0; i < count; i++)
+                ctx.unl.send(msg);
+        });
+        if (got < want)
+            console.error(`npl: heard ${got} of ${want}`);
+        // 0.7.4's NPL read never ends by itself (PROTOCOL.md §6.2), and its
+        // forceTerminate ends the process with SIGINT, which the engine counts
+        // as a failed run: exit once the library has closed its channels.
+        setTimeout(() => process.exit(0), 0);
+    }
+}
+
+new HotPocket.Contract().init(contract);
