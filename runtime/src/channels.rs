@@ -965,10 +965,15 @@ mod tests {
             all.extend_from_slice(&buf[..n]);
             let end = all.len();
             if let Some((&start, _)) = boundaries.range(..end).next_back() {
-                assert!(
-                    end - start >= 4 || end == start,
-                    "a read ended inside the header of the frame at {start}"
-                );
+                if !(end - start >= 4 || end == start) {
+                    let i = boundaries[&start];
+                    panic!(
+                        "a read ended inside the header of the frame at {start} (frame #{i}, size {}), read n={n} end={end}; prev sizes {:?}, next {:?}",
+                        expect[i],
+                        &expect[i.saturating_sub(12)..i],
+                        &expect[i..(i + 3).min(expect.len())]
+                    );
+                }
             }
         }
         writer.join().unwrap();
