@@ -964,9 +964,10 @@ mod tests {
             let n = b.read(&mut buf).unwrap();
             all.extend_from_slice(&buf[..n]);
             let end = all.len();
-            if let Some((&start, _)) = boundaries.range(..end).next_back() {
-                if !(end - start >= 4 || end == start) {
-                    let i = boundaries[&start];
+            if let Some((&start, &i)) = boundaries.range(..end).next_back()
+                && end - start < 4
+            {
+                {
                     panic!(
                         "a read ended inside the header of the frame at {start} (frame #{i}, size {}), read n={n} end={end}; prev sizes {:?}, next {:?}",
                         expect[i],
