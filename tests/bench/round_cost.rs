@@ -105,7 +105,7 @@ fn scenarios() -> Vec<Scenario> {
                 inputs: 10,
                 size: 64,
             },
-            reps: 11,
+            reps: 15,
         },
         Scenario {
             id: "d",
