@@ -73,6 +73,38 @@ fn args_larger_than_a_pipe() {
 }
 
 #[test]
+fn args_via_file_hands_complete_args_and_keeps_the_hazard() {
+    let mut c = Cluster::new(env!("CARGO_BIN_EXE_test-echo")).args_via_file(true);
+    for i in 0..1200 {
+        c = c.user(&format!("user{i}"));
+    }
+    c.input("user1199", "last");
+    let r = c.round().unwrap();
+    // Still true of the engine, so still reported.
+    r.assert_hazard(HazardKind::ArgsExceedPipe).assert_success();
+    assert!(r.node(0).args_json.len() > 64 * 1024);
+    assert_eq!(r.node(0).outputs_to("user1199").len(), 1);
+
+    // Stdin is a regular file then, not a pipe.
+    let r = Cluster::new(HAZARDS)
+        .user("alice")
+        .env("HAZARD", "inspect")
+        .args_via_file(true)
+        .round()
+        .unwrap();
+    let lines: Vec<String> = r
+        .node(0)
+        .outputs_to("alice")
+        .iter()
+        .map(|o| String::from_utf8_lossy(o).into_owned())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l == "stdin_is_pipe=false"),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn death_by_signal() {
     let r = Cluster::new(HAZARDS)
         .user("alice")

@@ -19,25 +19,39 @@ async function contract(ctx) {
         const size = Number(process.env.NPL_SIZE || 256);
         const want = count * ctx.unl.count();
         let got = 0;
-        await new Promise(resolve => {
-            const timer = setTimeout(resolve, Number(process.env.NPL_TIMEOUT_MS || 10000));
-            ctx.unl.onMessage(() => {
-                got += 1;
-                if (got >= want) {
-                    clearTimeout(timer);
-                    resolve();
-                }
-            });
-            const msg = Buffer.alloc(size, 'n');
-            for (let i = 0; i < count; i++)
-                ctx.unl.send(msg);
+        // 0.7.4's NPL read never ends by itself (PROTOCOL.md §6.2): a libuv
+        // worker stays blocked in read() on the NPL socket, and process.exit
+        // waits for it (so does forceTerminate's SIGINT, which the engine
+        // counts as a failed run anyway). So once done, each node sends a
+        // short "bye" and exits when its own comes back: that read has then
+        // returned and nothing is blocked. Byes are not counted.
+        const bye = Buffer.from('bye');
+        let done = false;
+        const finish = () => {
+            if (done)
+                return;
+            done = true;
+            if (got < want)
+                console.error(`npl: heard ${got} of ${want}`);
+            ctx.unl.send(bye);
+        };
+        const timer = setTimeout(finish, Number(process.env.NPL_TIMEOUT_MS || 10000));
+        ctx.unl.onMessage((node, msg) => {
+            if (msg.length === bye.length && msg.equals(bye)) {
+                if (node.publicKey === ctx.publicKey)
+                    process.exit(0);
+                return;
+            }
+            got += 1;
+            if (got >= want) {
+                clearTimeout(timer);
+                finish();
+            }
         });
-        if (got < want)
-            console.error(`npl: heard ${got} of ${want}`);
-        // 0.7.4's NPL read never ends by itself (PROTOCOL.md §6.2), and its
-        // forceTerminate ends the process with SIGINT, which the engine counts
-        // as a failed run: exit once the library has closed its channels.
-        setTimeout(() => process.exit(0), 0);
+        const msg = Buffer.alloc(size, 'n');
+        for (let i = 0; i < count; i++)
+            ctx.unl.send(msg);
+        await new Promise(() => {});
     }
 }
 

@@ -240,6 +240,7 @@ pub struct Cluster {
     map_args: Option<Arc<ArgsMap>>,
     leak_files: Vec<PathBuf>,
     leak_engine_fds: bool,
+    args_via_file: bool,
     seeds: Vec<(PathBuf, Vec<u8>, bool)>,
     keep: Option<PathBuf>,
     fresh: bool,
@@ -279,6 +280,7 @@ impl Cluster {
             map_args: None,
             leak_files: Vec::new(),
             leak_engine_fds: false,
+            args_via_file: false,
             seeds: Vec::new(),
             keep: None,
             fresh: false,
@@ -431,6 +433,19 @@ impl Cluster {
     /// For malformed-argument tests.
     pub fn map_args(mut self, map: impl Fn(usize, &str) -> String + Send + Sync + 'static) -> Self {
         self.map_args = Some(Arc::new(map));
+        self
+    }
+
+    /// Hands the args JSON on stdin as a regular file (a memfd holding the
+    /// whole JSON, rewound) instead of a pipe, so a contract reads complete
+    /// args of any size however it reads stdin. The engine cannot do this: it
+    /// writes the args into a 64 KiB pipe before exec, and args larger than
+    /// that are still reported as [`HazardKind::ArgsExceedPipe`]. For
+    /// measuring rounds the engine cannot run (benchmarks with many inputs).
+    ///
+    /// [`HazardKind::ArgsExceedPipe`]: super::HazardKind::ArgsExceedPipe
+    pub fn args_via_file(mut self, on: bool) -> Self {
+        self.args_via_file = on;
         self
     }
 
@@ -990,6 +1005,7 @@ impl Cluster {
                 self.variant,
                 &self.contract_id,
                 self.map_args.as_deref(),
+                self.args_via_file,
             );
             std::thread::scope(|scope| {
                 let mut handles = Vec::new();
@@ -1009,7 +1025,7 @@ impl Cluster {
                     let start_delay = self.start_delays.get(&i).copied().unwrap_or_default();
                     let start_after_npl = self.start_after_npl.get(&i).copied();
                     handles.push(scope.spawn(move || {
-                        let (config, variant, contract_id, map_args) = spec_base;
+                        let (config, variant, contract_id, map_args, args_via_file) = spec_base;
                         let spec = ExecSpec {
                             config,
                             variant,
@@ -1023,6 +1039,7 @@ impl Cluster {
                             unl,
                             map_args,
                             leak_files: leak,
+                            args_via_file,
                         };
                         let inputs = match kind {
                             Mode::Consensus => Some(&n.inputs.fd),

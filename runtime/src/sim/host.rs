@@ -92,6 +92,9 @@ pub(crate) struct ExecSpec<'a> {
     pub(crate) unl: &'a [RunUnl],
     pub(crate) map_args: Option<&'a ArgsMap>,
     pub(crate) leak_files: &'a [PathBuf],
+    /// Stdin is a memfd holding the whole args JSON instead of a pipe
+    /// (`Cluster::args_via_file`).
+    pub(crate) args_via_file: bool,
 }
 
 /// The node-specific part of one execution.
@@ -414,13 +417,26 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         });
     }
 
+    // Args as a regular file: the whole JSON in a memfd, rewound; the child
+    // gets it as fd 0 (a dup sharing the offset, which nothing else moves).
+    let stdin = if spec.args_via_file {
+        let fd = nix::sys::memfd::memfd_create(c"args", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(io::Error::from)?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(args_json.as_bytes())?;
+        io::Seek::rewind(&mut f)?;
+        Stdio::from(f)
+    } else {
+        Stdio::piped()
+    };
+
     let bin = bin_in(&spec.config.bin_path, &node.workdir);
     let mut cmd = Command::new(&bin);
     cmd.args(split_bin_args(&spec.config.bin_args))
         .env_clear()
         .envs(&spec.config.environment)
         .current_dir(&node.workdir)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let keep: Vec<RawFd> = contract_fds.iter().map(AsRawFd::as_raw_fd).collect();

@@ -1,9 +1,8 @@
-//! Framework counter for the benchmark, written against the runtime API the
-//! way `#[contract]` expands (until examples/counter.rs exists): `Json<Cmd>`
-//! input, `send_json` of the total, state persisted in `counter.json`.
+//! Framework counter for the benchmark, written the way contract authors
+//! write it (`#[hotpocket::contract]`): `Json<Cmd>` input, `send_json` of the
+//! total, state persisted in `counter.json`.
 
-use hotpocket::{Contract, FromInput, HandlerError, Json, Round, User};
-use serde::{Deserialize, Serialize};
+use hotpocket::prelude::*;
 
 #[derive(Default, Serialize, Deserialize)]
 struct Counter {
@@ -16,29 +15,13 @@ enum Cmd {
     Get,
 }
 
-const STATE: &str = "counter.json";
-
-impl Contract for Counter {
-    const STATE_FILE: Option<&'static str> = Some(STATE);
-
-    fn load() -> hotpocket::Result<Self> {
-        hotpocket::state::load_state(STATE)
-    }
-
-    fn save(&self) -> hotpocket::Result<()> {
-        hotpocket::state::save_state(self, STATE)
-    }
-
-    fn on_input(&mut self, _: &mut Round, user: &User, input: &[u8]) -> Result<(), HandlerError> {
-        let Json(cmd) = Json::<Cmd>::from_input(input).map_err(HandlerError::extract)?;
+#[hotpocket::contract(state = "counter.json")]
+impl Counter {
+    #[on_input]
+    fn command(&mut self, _ctx: &mut Round, user: &User, Json(cmd): Json<Cmd>) -> Result<()> {
         if let Cmd::Add(n) = cmd {
             self.total = self.total.wrapping_add(n);
         }
         user.send_json(&self.total)
-            .map_err(|e| HandlerError::Failed(e.to_string()))
     }
-}
-
-fn main() {
-    hotpocket::run::<Counter>()
 }

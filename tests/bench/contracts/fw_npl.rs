@@ -1,9 +1,11 @@
-//! Framework NPL exchange for the benchmark: at round start send `NPL_COUNT`
+//! Framework NPL exchange for the benchmark, written the way contract authors
+//! write it (`#[hotpocket::contract]`): at round start send `NPL_COUNT`
 //! messages of `NPL_SIZE` bytes; the NPL phase ends once `NPL_COUNT` arrived
 //! from every UNL node (this node included), or after 10 s.
 
-use hotpocket::{Contract, HandlerError, Node, Npl, Round};
+use hotpocket::prelude::*;
 
+#[derive(Default)]
 struct Exchange {
     want: usize,
     got: usize,
@@ -16,43 +18,33 @@ fn env(k: &str, d: usize) -> usize {
         .unwrap_or(d)
 }
 
-impl Contract for Exchange {
-    const HAS_NPL: bool = true;
-    const NPL_TIMEOUT_MS: Option<u64> = Some(10_000);
-
-    fn load() -> hotpocket::Result<Self> {
-        Ok(Exchange { want: 0, got: 0 })
-    }
-
-    fn on_round_start(&mut self, round: &mut Round) -> Result<(), HandlerError> {
+#[hotpocket::contract(npl_timeout_ms = 10000)]
+impl Exchange {
+    #[on_round_start]
+    fn start(&mut self, ctx: &mut Round) -> Result<()> {
         let count = env("NPL_COUNT", 1000);
         let msg = vec![b'n'; env("NPL_SIZE", 256)];
-        self.want = count * round.unl().len();
+        self.want = count * ctx.unl().len();
         for _ in 0..count {
-            round
-                .npl_send(&msg)
-                .map_err(|e| HandlerError::Failed(e.to_string()))?;
+            ctx.npl_send(&msg)?;
         }
         Ok(())
     }
 
-    fn on_npl(&mut self, _: &mut Round, _: &Node, _: &[u8]) -> Result<Npl, HandlerError> {
+    #[on_npl]
+    fn npl(&mut self, _ctx: &mut Round, _from: &Node, _msg: &[u8]) -> Npl {
         self.got += 1;
-        Ok(if self.got >= self.want {
+        if self.got >= self.want {
             Npl::Done
         } else {
             Npl::Continue
-        })
+        }
     }
 
-    fn on_round_end(&mut self, _: &mut Round) -> Result<(), HandlerError> {
+    #[on_round_end]
+    fn end(&mut self, _ctx: &mut Round) {
         if self.got < self.want {
             eprintln!("npl: heard {} of {}", self.got, self.want);
         }
-        Ok(())
     }
-}
-
-fn main() {
-    hotpocket::run::<Exchange>()
 }
