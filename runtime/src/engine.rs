@@ -137,12 +137,14 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
 /// its temp file behind, in the directory the engine hashes. Removing such
 /// leftovers before anything else runs gives every node the same directory
 /// listing again. Read requests run in a read-only session and leave them
-/// alone.
+/// alone. The state directory is listed only for a contract with a state
+/// file; `patch.cfg`'s temp has a fixed name and is removed by name, so a
+/// stateless contract lists no directory at all.
 fn remove_stale_temps<C: Contract>() {
     if let Some(file) = C::STATE_FILE {
         crate::atomic::remove_stale_temps(std::path::Path::new(file));
     }
-    crate::atomic::remove_stale_temps(std::path::Path::new(PatchConfig::PATH));
+    crate::atomic::remove_single_writer_temp(std::path::Path::new(PatchConfig::PATH));
 }
 
 /// Takes the control or NPL socket named by the argument `field`.
