@@ -52,7 +52,6 @@ mod keys;
 mod manifest;
 mod npl;
 mod report;
-mod sha256;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
