@@ -52,6 +52,7 @@ mod keys;
 mod manifest;
 mod npl;
 mod report;
+pub mod serve;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
