@@ -11,8 +11,12 @@
 pub(crate) mod doc;
 pub mod embed;
 #[cfg(feature = "serve")]
+pub(crate) mod handshake;
+#[cfg(feature = "serve")]
 pub(crate) mod hash;
 #[cfg(feature = "serve")]
 pub(crate) mod inputs;
+#[cfg(feature = "serve")]
+pub(crate) mod reply;
 #[cfg(feature = "serve")]
 pub(crate) mod request;
