@@ -15,6 +15,8 @@ pub(crate) mod handshake;
 #[cfg(feature = "serve")]
 pub(crate) mod hash;
 #[cfg(feature = "serve")]
+pub(crate) mod hub;
+#[cfg(feature = "serve")]
 pub(crate) mod inputs;
 #[cfg(feature = "serve")]
 pub(crate) mod reply;
