@@ -177,6 +177,17 @@ impl Hub {
         Ok((id, msg))
     }
 
+    /// True once the connection passed the handshake.
+    pub(crate) fn is_verified(&self, id: SessionId) -> bool {
+        matches!(
+            self.sessions.get(&id),
+            Some(Session {
+                state: State::User { .. },
+                ..
+            })
+        )
+    }
+
     /// The connection is gone.
     pub(crate) fn disconnect(&mut self, id: SessionId) {
         self.sessions.remove(&id);

@@ -9,6 +9,8 @@
 
 #[cfg(feature = "serve")]
 pub(crate) mod doc;
+#[cfg(feature = "serve")]
+pub(crate) mod driver;
 pub mod embed;
 #[cfg(feature = "serve")]
 pub(crate) mod handshake;
@@ -22,3 +24,5 @@ pub(crate) mod inputs;
 pub(crate) mod reply;
 #[cfg(feature = "serve")]
 pub(crate) mod request;
+#[cfg(feature = "serve")]
+pub(crate) mod server;
