@@ -497,6 +497,29 @@ impl Cluster {
         }
     }
 
+    /// Makes the round's users exactly these public keys (`ed` hex), each
+    /// named by its key: for clients that bring their own keys (a served
+    /// cluster's connected users). Their private keys are not known, and the
+    /// simulator never needs a user's.
+    pub fn set_user_keys(&mut self, keys: &[String]) -> &mut Self {
+        self.users = keys
+            .iter()
+            .map(|k| {
+                let pair = KeyPair {
+                    public_key: k.clone(),
+                    private_key: String::new(),
+                };
+                (k.clone(), pair)
+            })
+            .collect();
+        self
+    }
+
+    /// The contract id handed to the contract.
+    pub fn current_contract_id(&self) -> &str {
+        &self.contract_id
+    }
+
     /// Node `i`'s key pair.
     pub fn node_keys(&self, i: usize) -> KeyPair {
         KeyPair::node(i)

@@ -285,7 +285,7 @@ mod tests {
         send(&mut ws, serde_json::json!({"type":"stat"}));
         assert_eq!(next(&mut ws)["type"], "stat_response");
 
-        shared.stop.store(true, Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
         l.join().unwrap();
         d.join().unwrap();
         assert!(

@@ -152,11 +152,6 @@ impl Hub {
             .insert(lcl.seq_no, record(lcl, [0; 32], 0, [[0; 32]; 4]));
     }
 
-    /// The current ledger.
-    pub(crate) fn lcl(&self) -> LedgerId {
-        self.lcl
-    }
-
     /// A new connection on `node`: its id and the challenge to send.
     pub(crate) fn connect(&mut self, node: usize) -> std::io::Result<(SessionId, Vec<u8>)> {
         let challenge = new_challenge()?;

@@ -8,9 +8,15 @@
 //! the rest only with the `serve` feature.
 
 #[cfg(feature = "serve")]
+mod backend;
+#[cfg(feature = "serve")]
 pub(crate) mod doc;
 #[cfg(feature = "serve")]
 pub(crate) mod driver;
+#[cfg(feature = "serve")]
+pub(crate) use backend::serve_until_interrupted;
+#[cfg(feature = "serve")]
+pub use backend::{ServeOptions, serve};
 pub mod embed;
 #[cfg(feature = "serve")]
 pub(crate) mod handshake;

@@ -304,16 +304,6 @@ pub(crate) fn contract_output(p: Protocol, o: &Output<'_>) -> Vec<u8> {
     }
 }
 
-/// `unl_change`.
-pub(crate) fn unl_change(p: Protocol, unl: &[Vec<u8>]) -> Vec<u8> {
-    match p {
-        Protocol::Json => {
-            format!(r#"{{"type":"unl_change","unl":{}}}"#, hex_list(unl)).into_bytes()
-        }
-        Protocol::Bson => bson_bytes(&doc! {"type": "unl_change", "unl": bin_list(unl)}),
-    }
-}
-
 fn ledger_json(l: &LedgerRecord) -> String {
     format!(
         r#""seq_no":{},"timestamp":{},"hash":"{}","prev_hash":"{}","state_hash":"{}","config_hash":"{}","user_hash":"{}","input_hash":"{}","output_hash":"{}""#,

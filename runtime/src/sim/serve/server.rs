@@ -54,8 +54,8 @@ pub(crate) struct Shared {
     outboxes: Mutex<BTreeMap<SessionId, Sender<Outbound>>>,
     reads: Mutex<Vec<ReadJob>>,
     log: Box<dyn Fn(&str) + Send + Sync>,
-    /// Set to stop every thread.
-    pub(crate) stop: AtomicBool,
+    /// Set to stop every thread (the caller's flag, e.g. set on Ctrl-C).
+    pub(crate) stop: Arc<AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -65,13 +65,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// Shares `hub`; `log` receives one line per event worth a line.
-    pub(crate) fn new(hub: Hub, log: Box<dyn Fn(&str) + Send + Sync>) -> Arc<Shared> {
+    pub(crate) fn new(
+        hub: Hub,
+        log: Box<dyn Fn(&str) + Send + Sync>,
+        stop: Arc<AtomicBool>,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             hub: Mutex::new(hub),
             outboxes: Mutex::new(BTreeMap::new()),
             reads: Mutex::new(Vec::new()),
             log,
-            stop: AtomicBool::new(false),
+            stop,
         })
     }
 
