@@ -8,6 +8,9 @@
 //! same on every run, because the seed is the SHA-256 of a label. They are
 //! public knowledge: never use one for anything but the simulator.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+
 use sha2::{Digest, Sha256};
 
 /// A public/private key pair in the engine's hex text form.
@@ -22,12 +25,22 @@ pub struct KeyPair {
 impl KeyPair {
     /// Derives a key pair from a label, e.g. `node 0` or `user alice`.
     pub fn derive(label: &str) -> KeyPair {
-        let seed: [u8; 32] = Sha256::digest(format!("hotpocket-sim seed {label}")).into();
-        let (public_key, private_key) = crate::crypto::keys_from_seed(&seed);
-        KeyPair {
-            public_key,
-            private_key,
-        }
+        // Derivation is a scalar multiplication; the simulator asks for the
+        // same few keys over and over, so each is computed once.
+        static CACHE: OnceLock<Mutex<BTreeMap<String, KeyPair>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(label.to_owned())
+            .or_insert_with(|| {
+                let seed: [u8; 32] = Sha256::digest(format!("hotpocket-sim seed {label}")).into();
+                let (public_key, private_key) = crate::crypto::keys_from_seed(&seed);
+                KeyPair {
+                    public_key,
+                    private_key,
+                }
+            })
+            .clone()
     }
 
     /// The key pair of simulated node `index` (0-based).

@@ -189,3 +189,21 @@ fn fifty_clients_with_twenty_inputs_each_get_verified_outputs_in_nonce_order() {
         "{log:?}"
     );
 }
+
+#[test]
+fn bad_clients_get_the_engines_replies_or_are_dropped_and_the_good_client_carries_on() {
+    let served = Served::start(cargo_example("counter").unwrap(), 3, 300);
+    let out = served.script("serve_bad.js", &[]);
+    println!("{out}");
+    assert!(out.ends_with("ok\n"), "{out}");
+    let log = served.log_lines().join("\n");
+    for line in [
+        "handshake refused, closed: challenge signature",
+        "bad message: bad_msg_format",
+        "input rejected: max_ledger_expired",
+        "input rejected at consensus: bad_sig",
+        "session closed:",
+    ] {
+        assert!(log.contains(line), "no {line:?} in the log:\n{log}");
+    }
+}

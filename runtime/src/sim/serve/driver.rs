@@ -72,6 +72,7 @@ pub(crate) fn drive(
             actions
         });
         let count: usize = inputs.iter().map(|(_, v)| v.len()).sum();
+        let checked = started.elapsed();
         match backend.round(&inputs) {
             Ok(ran) => {
                 let outputs: usize = ran
@@ -81,6 +82,7 @@ pub(crate) fn drive(
                     .map(|n| n.outputs.values().map(Vec::len).sum())
                     .unwrap_or(0);
                 let seq = ran.result.ledger.seq_no;
+                let ran_at = started.elapsed();
                 shared.with_hub(|h| h.finish_round(&ran.result));
                 if count == 0 && outputs == 0 && ran.summary.ends_with(", 0 hazards") {
                     if quiet.count == 0 {
@@ -90,9 +92,12 @@ pub(crate) fn drive(
                 } else {
                     quiet.flush(log);
                     log(&format!(
-                        "ledger {seq}: {count} inputs, {outputs} outputs, {} ({} ms)",
+                        "ledger {seq}: {count} inputs, {outputs} outputs, {} ({} ms: {} checking inputs, {} running the round, {} sending)",
                         ran.summary,
-                        started.elapsed().as_millis()
+                        started.elapsed().as_millis(),
+                        checked.as_millis(),
+                        (ran_at - checked).as_millis(),
+                        (started.elapsed() - ran_at).as_millis()
                     ));
                 }
             }
