@@ -21,13 +21,13 @@ pub struct ServeOptions {
     pub round_time: Duration,
 }
 
+/// The simulator's hashes (SHA-256, 64 hex characters) as the 32 bytes the
+/// protocol carries.
 fn bytes32(hex_text: &str) -> Hash {
-    let mut out = [0u8; 32];
-    if let Ok(b) = hex::decode(hex_text) {
-        let n = b.len().min(32);
-        out[..n].copy_from_slice(&b[..n]);
-    }
-    out
+    hex::decode(hex_text)
+        .ok()
+        .and_then(|b| Hash::try_from(b).ok())
+        .unwrap_or_default()
 }
 
 fn key_bytes(k: &str) -> Vec<u8> {

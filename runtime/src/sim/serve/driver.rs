@@ -214,9 +214,11 @@ mod tests {
         });
         let lines = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = Arc::clone(&lines);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = Shared::new(
             hub,
             Box::new(move |l| sink.lock().unwrap().push(l.to_owned())),
+            Arc::clone(&stop),
         );
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();

@@ -58,7 +58,7 @@ pub fn embedding(output: &[u8]) -> Embedding {
 /// a JSON string. Invalid UTF-8 in a string output is written as U+FFFD
 /// (hpcore's encoder behaviour there is not known; a JSON client could not
 /// verify such bytes anyway).
-#[cfg(feature = "serve")]
+#[cfg(any(test, feature = "serve"))]
 pub(crate) fn push_output(msg: &mut Vec<u8>, output: &[u8]) {
     if embedded_raw(output) {
         msg.extend_from_slice(output);

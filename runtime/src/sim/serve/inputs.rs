@@ -151,8 +151,10 @@ pub(crate) fn at_consensus(
         match ledger_window(&c, lcl).and_then(|()| map.check(user, &c, &input.sig, lcl, false)) {
             Ok(()) => {
                 let mut ordered_hash = [0; 40];
-                ordered_hash[..8].copy_from_slice(&c.nonce.to_be_bytes());
-                ordered_hash[8..].copy_from_slice(&hash);
+                let key = c.nonce.to_be_bytes().into_iter().chain(hash);
+                for (slot, byte) in ordered_hash.iter_mut().zip(key) {
+                    *slot = byte;
+                }
                 admitted.push(Admitted {
                     ordered_hash,
                     hash,
@@ -165,7 +167,7 @@ pub(crate) fn at_consensus(
         }
     }
     // The candidate set is keyed by the ordered hash.
-    admitted.sort_by(|a, b| a.ordered_hash.cmp(&b.ordered_hash));
+    admitted.sort_by_key(|a| a.ordered_hash);
     admitted.dedup_by(|a, b| a.ordered_hash == b.ordered_hash);
     (admitted, rejected)
 }
