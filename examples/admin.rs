@@ -48,7 +48,7 @@
 //! changeset:
 //!
 //! ```sh
-//! ADMIN=ed46d543e841a6ed35a2bdd815d572876549372843c3773508413b53548db4119d
+//! ADMIN=ed9ca14c702ec00a73cb4b255847aa01bb55c0e5d4f3601859efd2959c89ad7589
 //! cargo run --example admin -- --dev --nodes 3 --rounds 2 --env ADMINS=$ADMIN \
 //!     --input admin:'{"set_roundtime":0}' --input admin:'{"set_roundtime":2000}' \
 //!     --input admin:'{"add_peers":["10.0.0.5:22861"]}' --input bob:'{"set_roundtime":5}' \

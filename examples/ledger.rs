@@ -43,19 +43,19 @@
 //! not public keys are reported on stderr and ignored.
 //!
 //! Run it on a simulated 3-node cluster; dev mode derives each user's key from
-//! its name, and these are the keys of `alice` and `bob`. bob is the minter;
+//! its name, and these are the keys of `alice` and `zed`. zed is the minter;
 //! alice's inputs run first (the engine orders users by key), so her `mint`
-//! is refused, then bob opens his account, mints, pays alice and tries a
+//! is refused, then zed opens his account, mints, pays alice and tries a
 //! negative transfer:
 //!
 //! ```sh
-//! ALICE=ed673f3f0f550f4a0d4dc5e92886a9a84bd9ff010df47d4dcec64d0c91b7566233
-//! BOB=eda841431bce1e8070009766e2b31dae73bb1fd4b0d44a233b798ee19b333a09e4
-//! cargo run --example ledger -- --dev --nodes 3 --env LEDGER_MINTERS=$BOB \
+//! ALICE=edd4549ee2b8256e34b49e77c2fe22d9a9bd9ff1d493c510d7131c2e8842122b25
+//! ZED=eddb992d2d9cd504749ed1054bbab549734c4167b0eca6de7fd27146940e6fa2e2
+//! cargo run --example ledger -- --dev --nodes 3 --env LEDGER_MINTERS=$ZED \
 //!     --input alice:'"open"' --input "alice:{\"mint\":{\"to\":\"$ALICE\",\"amount\":5}}" \
-//!     --input bob:'"open"' --input "bob:{\"mint\":{\"to\":\"$BOB\",\"amount\":100}}" \
-//!     --input "bob:{\"transfer\":{\"to\":\"$ALICE\",\"amount\":30}}" \
-//!     --input "bob:{\"transfer\":{\"to\":\"$ALICE\",\"amount\":-1}}" \
+//!     --input zed:'"open"' --input "zed:{\"mint\":{\"to\":\"$ZED\",\"amount\":100}}" \
+//!     --input "zed:{\"transfer\":{\"to\":\"$ALICE\",\"amount\":30}}" \
+//!     --input "zed:{\"transfer\":{\"to\":\"$ALICE\",\"amount\":-1}}" \
 //!     --read alice:'"balance"'
 //! ```
 

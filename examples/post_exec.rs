@@ -48,7 +48,7 @@
 //! Deleted` after round 3, and the read request answers `1.1`:
 //!
 //! ```sh
-//! ADMIN=ed46d543e841a6ed35a2bdd815d572876549372843c3773508413b53548db4119d
+//! ADMIN=ed9ca14c702ec00a73cb4b255847aa01bb55c0e5d4f3601859efd2959c89ad7589
 //! cargo run --example post_exec -- --dev --nodes 3 --rounds 3 --env ADMINS=$ADMIN \
 //!     --input admin:'{"schedule":{"version":"1.1","at":3}}' --read admin:'"version"'
 //! ```

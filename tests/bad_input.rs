@@ -394,8 +394,7 @@ fn args_users_and_unl_of_the_wrong_shape() {
         (
             Arc::new(|m| {
                 let users = m.get_mut("users").and_then(Value::as_object_mut).unwrap();
-                let key = users.keys().next().unwrap().clone();
-                users.insert(key, json!({"out_fd": 7}));
+                users.insert(alice(), json!({"out_fd": 7}));
             }),
             format!("users.{a}"),
             "invalid type: map, expected an array [out_fd, [offset, size], ...]",

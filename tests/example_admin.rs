@@ -18,7 +18,7 @@ fn authorised_changes_are_validated_applied_and_audited() {
     let c = Cluster::new(cargo_example("admin").unwrap())
         .nodes(3)
         .user("admin")
-        .user("bob");
+        .user("zed");
     let admin = c.user_public_key("admin");
     let mut c = c.env("ADMINS", &admin);
     let extra = c.node_keys(3).public_key;
@@ -31,7 +31,7 @@ fn authorised_changes_are_validated_applied_and_audited() {
         )
     };
 
-    // Round 1: a refused round time, a good one, a peer request; bob may
+    // Round 1: a refused round time, a good one, a peer request; zed may
     // read the config but not change it.
     c.input("admin", r#"{"set_roundtime":0}"#)
         .input("admin", r#"{"set_roundtime":2000}"#)
@@ -42,8 +42,8 @@ fn authorised_changes_are_validated_applied_and_audited() {
         )
         .input("admin", r#"{"add_peers":["10.0.0.5"]}"#)
         .input("admin", r#"{"set_roundtime":"fast"}"#)
-        .input("bob", r#"{"set_roundtime":5}"#)
-        .input("bob", r#""config""#);
+        .input("zed", r#"{"set_roundtime":5}"#)
+        .input("zed", r#""config""#);
     let r1 = c.round().unwrap();
     say(
         &r1,
@@ -59,7 +59,7 @@ fn authorised_changes_are_validated_applied_and_audited() {
     );
     say(
         &r1,
-        "bob",
+        "zed",
         &[
             r#"{"error":{"kind":"not_authorised"}}"#.into(),
             config(2000, &unl),
@@ -122,8 +122,8 @@ fn authorised_changes_are_validated_applied_and_audited() {
     assert_eq!(c.patch_config().unl, expected_unl);
 
     // Read requests: the config as applied; changes refused.
-    let read = c.read("bob", r#""config""#).unwrap();
-    say(&read, "bob", &[config(2000, &expected_unl)]);
+    let read = c.read("zed", r#""config""#).unwrap();
+    say(&read, "zed", &[config(2000, &expected_unl)]);
     let read = c.read("admin", r#"{"set_roundtime":3000}"#).unwrap();
     say(
         &read,

@@ -9,13 +9,13 @@ fn counts_across_rounds_and_answers_read_requests_from_the_state() {
     let mut c = Cluster::new(cargo_example("counter").unwrap())
         .nodes(3)
         .user("alice")
-        .user("bob");
+        .user("zed");
     // The engine visits users in ascending public-key order; here that is
-    // alice, then bob.
-    assert!(c.user_public_key("alice") < c.user_public_key("bob"));
+    // alice, then zed.
+    assert!(c.user_public_key("alice") < c.user_public_key("zed"));
 
     c.input("alice", r#"{"Add":5}"#)
-        .input("bob", r#"{"Add":-2}"#)
+        .input("zed", r#"{"Add":-2}"#)
         .input("alice", r#""Get""#);
     let r1 = c.round().unwrap();
     r1.assert_agree()
@@ -25,21 +25,21 @@ fn counts_across_rounds_and_answers_read_requests_from_the_state() {
             "alice",
             &[r#"{"value":5,"changes":1}"#, r#"{"value":5,"changes":1}"#],
         )
-        .assert_outputs("bob", &[r#"{"value":3,"changes":2}"#]);
+        .assert_outputs("zed", &[r#"{"value":3,"changes":2}"#]);
 
     // A round without inputs changes nothing.
     let r2 = c.round().unwrap();
     r2.assert_agree()
         .assert_outputs("alice", &[])
-        .assert_outputs("bob", &[]);
+        .assert_outputs("zed", &[]);
     assert_eq!(r1.state_hash(), r2.state_hash());
 
     // Overflow is refused with a reply; a malformed input is reported on
     // stderr and skipped; the rest goes on.
     c.input("alice", format!(r#"{{"Add":{}}}"#, i64::MAX))
-        .input("bob", "add five")
-        .input("bob", r#""Reset""#)
-        .input("bob", r#"{"Add":7}"#);
+        .input("zed", "add five")
+        .input("zed", r#""Reset""#)
+        .input("zed", r#"{"Add":7}"#);
     let r3 = c.round().unwrap();
     r3.assert_agree()
         .assert_success()
@@ -48,15 +48,15 @@ fn counts_across_rounds_and_answers_read_requests_from_the_state() {
             &[r#"{"error":"3 + 9223372036854775807 does not fit in an i64"}"#],
         )
         .assert_outputs(
-            "bob",
+            "zed",
             &[r#"{"value":0,"changes":3}"#, r#"{"value":7,"changes":4}"#],
         );
-    let bob = c.user_public_key("bob");
+    let zed = c.user_public_key("zed");
     for node in &r3.nodes {
         assert_eq!(
             String::from_utf8_lossy(&node.stderr),
             format!(
-                "hotpocket: user {bob} input #0: input is not a valid JSON command: \
+                "hotpocket: user {zed} input #0: input is not a valid JSON command: \
                  expected value at line 1 column 1\n"
             ),
             "node {}",
@@ -71,9 +71,9 @@ fn counts_across_rounds_and_answers_read_requests_from_the_state() {
     read.assert_agree()
         .assert_no_hazards()
         .assert_outputs("alice", &[r#"{"value":7,"changes":4}"#]);
-    let refused = c.read("bob", r#"{"Add":1}"#).unwrap();
+    let refused = c.read("zed", r#"{"Add":1}"#).unwrap();
     refused.assert_agree().assert_outputs(
-        "bob",
+        "zed",
         &[r#"{"error":"read requests only answer \"Get\"; send Add and Reset as inputs"}"#],
     );
     let r4 = c.round().unwrap();

@@ -119,7 +119,7 @@ fn ledger() {
     for expected in [
         r#"-> alice: "{\"error\":{\"kind\":\"not_a_minter\"}}""#,
         r#"\"amount\":30,\"balance\":70}}""#,
-        r#"-> bob: "{\"error\":{\"kind\":\"negative_amount\",\"amount\":-1}}""#,
+        r#"-> zed: "{\"error\":{\"kind\":\"negative_amount\",\"amount\":-1}}""#,
         r#"\"balance\":30}}""#,
     ] {
         assert!(report.contains(expected), "{expected}\n{report}");

@@ -29,19 +29,19 @@ fn notes_in_consensus_rounds_and_a_majority_recovery_in_fallback_rounds() {
         .nodes(3)
         .variant(Variant::Mode)
         .user("alice")
-        .user("bob");
+        .user("zed");
     let keys: Vec<String> = (0..3).map(|i| c.node_keys(i).public_key).collect();
 
     // A consensus round: normal work, and no NPL phase at all.
     c.input("alice", "first note")
-        .input("bob", "second note")
+        .input("zed", "second note")
         .input("alice", "third note");
     let r1 = c.round().unwrap();
     r1.assert_agree()
         .assert_success()
         .assert_no_hazards()
         .assert_outputs("alice", &[&noted(1, 1), &noted(2, 1)])
-        .assert_outputs("bob", &[&noted(3, 1)]);
+        .assert_outputs("zed", &[&noted(3, 1)]);
     for n in &r1.nodes {
         assert!(n.npl_sent.is_empty() && n.npl_received.is_empty());
     }
@@ -80,9 +80,9 @@ fn notes_in_consensus_rounds_and_a_majority_recovery_in_fallback_rounds() {
     assert!(f3.config_applied.is_none(), "the nodes' files differ");
 
     // Nodes 0 and 1 recorded the recovery.
-    let read = c.read("bob", "").unwrap();
+    let read = c.read("zed", "").unwrap();
     let reply: serde_json::Value =
-        serde_json::from_str(&read.node(0).output_strings("bob")[0]).unwrap();
+        serde_json::from_str(&read.node(0).output_strings("zed")[0]).unwrap();
     assert_eq!(reply["notebook"]["notes"].as_array().unwrap().len(), 3);
     assert_eq!(
         reply["notebook"]["recoveries"],
@@ -93,7 +93,7 @@ fn notes_in_consensus_rounds_and_a_majority_recovery_in_fallback_rounds() {
         }])
     );
     let on_node2: serde_json::Value =
-        serde_json::from_str(&read.node(2).output_strings("bob")[0]).unwrap();
+        serde_json::from_str(&read.node(2).output_strings("zed")[0]).unwrap();
     assert_eq!(on_node2["notebook"]["recoveries"], serde_json::json!([]));
 }
 

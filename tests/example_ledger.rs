@@ -20,25 +20,25 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
     let c = Cluster::new(cargo_example("ledger").unwrap())
         .nodes(3)
         .user("alice")
-        .user("bob")
-        .user("carol");
+        .user("zed")
+        .user("amy");
     let alice = c.user_public_key("alice");
-    let bob = c.user_public_key("bob");
-    let carol = c.user_public_key("carol");
-    // The engine's order (by key): alice, carol, bob.
-    assert!(alice < carol && carol < bob);
+    let zed = c.user_public_key("zed");
+    let amy = c.user_public_key("amy");
+    // The engine's order (by key): alice, amy, zed.
+    assert!(alice < amy && amy < zed);
     let mut c = c.env("LEDGER_MINTERS", &format!("{alice}, not-a-key"));
 
     let transfer =
         |to: &str, amount: &str| format!(r#"{{"transfer":{{"to":"{to}","amount":{amount}}}}}"#);
     let mint = |to: &str, amount: &str| format!(r#"{{"mint":{{"to":"{to}","amount":{amount}}}}}"#);
 
-    // Round 1: accounts open; alice mints; bob's account does not exist yet
+    // Round 1: accounts open; alice mints; zed's account does not exist yet
     // when alice's inputs run.
     c.input("alice", r#""open""#)
         .input("alice", mint(&alice, "100"))
-        .input("alice", transfer(&bob, "40"))
-        .input("bob", r#""open""#);
+        .input("alice", transfer(&zed, "40"))
+        .input("zed", r#""open""#);
     let r1 = c.round().unwrap();
     all_say(
         &r1,
@@ -46,15 +46,15 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
         &[
             format!(r#"{{"opened":{{"account":"{alice}","balance":0}}}}"#),
             format!(r#"{{"minted":{{"to":"{alice}","amount":100,"balance":100,"supply":100}}}}"#),
-            format!(r#"{{"error":{{"kind":"unknown_account","account":"{bob}"}}}}"#),
+            format!(r#"{{"error":{{"kind":"unknown_account","account":"{zed}"}}}}"#),
         ],
     );
     all_say(
         &r1,
-        "bob",
-        &[format!(r#"{{"opened":{{"account":"{bob}","balance":0}}}}"#)],
+        "zed",
+        &[format!(r#"{{"opened":{{"account":"{zed}","balance":0}}}}"#)],
     );
-    all_say(&r1, "carol", &[]);
+    all_say(&r1, "amy", &[]);
     for node in &r1.nodes {
         assert_eq!(
             String::from_utf8_lossy(&node.stderr),
@@ -63,39 +63,39 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
     }
 
     // Round 2: a transfer, then one of every error.
-    c.input("alice", transfer(&bob, "40"))
-        .input("alice", transfer(&bob, "-5"))
-        .input("alice", transfer(&bob, "0"))
-        .input("alice", transfer(&bob, "1000"))
-        .input("alice", transfer(&bob, "18446744073709551616"))
-        .input("alice", transfer(&carol, "1"))
-        .input("alice", mint(&bob, &u64::MAX.to_string()))
+    c.input("alice", transfer(&zed, "40"))
+        .input("alice", transfer(&zed, "-5"))
+        .input("alice", transfer(&zed, "0"))
+        .input("alice", transfer(&zed, "1000"))
+        .input("alice", transfer(&zed, "18446744073709551616"))
+        .input("alice", transfer(&amy, "1"))
+        .input("alice", mint(&zed, &u64::MAX.to_string()))
         .input("alice", "not json")
         .input("alice", r#"{"burn":{"amount":1}}"#)
         .input(
             "alice",
-            format!(r#"{{"transfer":{{"to":"{bob}","amount":1,"memo":"hi"}}}}"#),
+            format!(r#"{{"transfer":{{"to":"{zed}","amount":1,"memo":"hi"}}}}"#),
         )
-        .input("alice", transfer(&bob, "1.5"))
-        .input("carol", r#""balance""#)
-        .input("carol", mint(&carol, "5"))
-        .input("bob", r#""balance""#)
-        .input("bob", transfer(&alice, "41"))
+        .input("alice", transfer(&zed, "1.5"))
+        .input("amy", r#""balance""#)
+        .input("amy", mint(&amy, "5"))
+        .input("zed", r#""balance""#)
+        .input("zed", transfer(&alice, "41"))
         .input(
-            "bob",
-            transfer(&bob.to_uppercase().replacen("ED", "ed", 1), "10"),
+            "zed",
+            transfer(&zed.to_uppercase().replacen("ED", "ed", 1), "10"),
         );
     let r2 = c.round().unwrap();
     all_say(
         &r2,
         "alice",
         &[
-            format!(r#"{{"transferred":{{"to":"{bob}","amount":40,"balance":60}}}}"#),
+            format!(r#"{{"transferred":{{"to":"{zed}","amount":40,"balance":60}}}}"#),
             r#"{"error":{"kind":"negative_amount","amount":-5}}"#.to_owned(),
             error("zero_amount"),
             r#"{"error":{"kind":"insufficient_funds","balance":60,"amount":1000}}"#.to_owned(),
             r#"{"error":{"kind":"amount_too_large","amount":18446744073709551616,"max":18446744073709551615}}"#.to_owned(),
-            format!(r#"{{"error":{{"kind":"unknown_account","account":"{carol}"}}}}"#),
+            format!(r#"{{"error":{{"kind":"unknown_account","account":"{amy}"}}}}"#),
             r#"{"error":{"kind":"overflow","supply":100,"amount":18446744073709551615}}"#.to_owned(),
             r#"{"error":{"kind":"bad_command","reason":"expected value at line 1 column 1"}}"#.to_owned(),
             r#"{"error":{"kind":"bad_command","reason":"unknown variant `burn`, expected one of `open`, `mint`, `transfer`, `balance` at line 1 column 7"}}"#.to_owned(),
@@ -105,52 +105,52 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
     );
     all_say(
         &r2,
-        "carol",
+        "amy",
         &[
-            format!(r#"{{"error":{{"kind":"unknown_account","account":"{carol}"}}}}"#),
+            format!(r#"{{"error":{{"kind":"unknown_account","account":"{amy}"}}}}"#),
             error("not_a_minter"),
         ],
     );
     all_say(
         &r2,
-        "bob",
+        "zed",
         &[
-            format!(r#"{{"balance":{{"account":"{bob}","balance":40}}}}"#),
+            format!(r#"{{"balance":{{"account":"{zed}","balance":40}}}}"#),
             r#"{"error":{"kind":"insufficient_funds","balance":40,"amount":41}}"#.to_owned(),
             // A transfer to oneself (the key in capitals) changes nothing.
-            format!(r#"{{"transferred":{{"to":"{bob}","amount":10,"balance":40}}}}"#),
+            format!(r#"{{"transferred":{{"to":"{zed}","amount":10,"balance":40}}}}"#),
         ],
     );
     let state = c.state_dir(1).unwrap().join("ledger.json");
-    let saved = format!(r#"{{"balances":{{"{alice}":60,"{bob}":40}},"supply":100}}"#);
+    let saved = format!(r#"{{"balances":{{"{alice}":60,"{zed}":40}},"supply":100}}"#);
     assert_eq!(std::fs::read_to_string(&state).unwrap(), saved);
 
     // Round 3: nothing but refused commands leaves the state as it was.
-    c.input("bob", transfer(&alice, "1000"))
-        .input("bob", mint(&bob, "1"))
-        .input("carol", transfer(&alice, "1"));
+    c.input("zed", transfer(&alice, "1000"))
+        .input("zed", mint(&zed, "1"))
+        .input("amy", transfer(&alice, "1"));
     let r3 = c.round().unwrap();
     r3.assert_agree();
     assert_eq!(r3.state_hash(), r2.state_hash());
     assert_eq!(std::fs::read_to_string(&state).unwrap(), saved);
 
     // Read requests answer balances only, and change nothing.
-    let read = c.read("bob", r#""balance""#).unwrap();
+    let read = c.read("zed", r#""balance""#).unwrap();
     all_say(
         &read,
-        "bob",
+        "zed",
         &[format!(
-            r#"{{"balance":{{"account":"{bob}","balance":40}}}}"#
+            r#"{{"balance":{{"account":"{zed}","balance":40}}}}"#
         )],
     );
-    let read = c.read("bob", transfer(&alice, "1")).unwrap();
-    all_say(&read, "bob", &[error("read_only")]);
-    let read = c.read("carol", r#""balance""#).unwrap();
+    let read = c.read("zed", transfer(&alice, "1")).unwrap();
+    all_say(&read, "zed", &[error("read_only")]);
+    let read = c.read("amy", r#""balance""#).unwrap();
     all_say(
         &read,
-        "carol",
+        "amy",
         &[format!(
-            r#"{{"error":{{"kind":"unknown_account","account":"{carol}"}}}}"#
+            r#"{{"error":{{"kind":"unknown_account","account":"{amy}"}}}}"#
         )],
     );
     let r4 = c.round().unwrap();

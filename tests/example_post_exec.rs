@@ -29,7 +29,7 @@ fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
     let c = Cluster::new(cargo_example("post_exec").unwrap())
         .nodes(3)
         .user("admin")
-        .user("bob");
+        .user("zed");
     let admin = c.user_public_key("admin");
     let mut c = c.env("ADMINS", &admin);
 
@@ -40,8 +40,8 @@ fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
         .input("admin", r#"{"schedule":{"version":"1.1","at":4}}"#)
         .input("admin", r#"{"schedule":{"version":"1.2","at":6}}"#)
         .input("admin", r#""upgrade""#)
-        .input("bob", r#"{"schedule":{"version":"6.6.6","at":5}}"#)
-        .input("bob", r#""version""#);
+        .input("zed", r#"{"schedule":{"version":"6.6.6","at":5}}"#)
+        .input("zed", r#""version""#);
     let r1 = c.round().unwrap();
     r1.assert_outputs(
         "admin",
@@ -55,7 +55,7 @@ fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
         ],
     );
     r1.assert_outputs(
-        "bob",
+        "zed",
         &[
             r#"{"error":{"kind":"not_authorised"}}"#,
             &version("1.0", Some(("1.1", 4))),
@@ -80,9 +80,9 @@ fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
     }
     // Round 4: the contract still sees 1.0 (it runs before the script); the
     // script then installs 1.1 and exits 0, and the engine deletes it.
-    c.input("bob", r#""version""#);
+    c.input("zed", r#""version""#);
     let r4 = c.round().unwrap();
-    r4.assert_outputs("bob", &[&version("1.0", Some(("1.1", 4)))]);
+    r4.assert_outputs("zed", &[&version("1.0", Some(("1.1", 4)))]);
     assert_eq!(post_exec(&r4), Some(PostExecOutcome::Deleted));
     let state = c.state_dir(2).unwrap();
     assert_eq!(
@@ -94,14 +94,14 @@ fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
     assert_eq!(files, ["version"]);
 
     // Round 5: upgraded, nothing left to run.
-    c.input("bob", r#""version""#);
+    c.input("zed", r#""version""#);
     let r5 = c.round().unwrap();
-    r5.assert_outputs("bob", &[&version("1.1", None)]);
+    r5.assert_outputs("zed", &[&version("1.1", None)]);
     assert_eq!(post_exec(&r5), None);
-    c.read("bob", r#""version""#)
+    c.read("zed", r#""version""#)
         .unwrap()
         .assert_agree()
-        .assert_outputs("bob", &[&version("1.1", None)]);
+        .assert_outputs("zed", &[&version("1.1", None)]);
     c.read("admin", r#""cancel""#)
         .unwrap()
         .assert_agree()

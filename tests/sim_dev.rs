@@ -20,12 +20,12 @@ fn report_for_inputs_rounds_reads_and_fallback() {
         "--input",
         "alice:hello",
         "--input-json",
-        r#"bob:{"Add":5}"#,
+        r#"zed:{"Add":5}"#,
         &format!("--input-file=alice:{}", file.display()),
         "--rounds",
         "2",
         "--read",
-        "bob:q",
+        "zed:q",
         "--fallback",
         // The fallback run's limit is the round time minus 100 ms.
         "--roundtime",
@@ -45,7 +45,7 @@ fn report_for_inputs_rounds_reads_and_fallback() {
             r#"  all 3 nodes agree:
     -> alice: "echo:hello"
     -> alice: "echo:from a file"
-    -> bob: "echo:{\"Add\":5}"
+    -> zed: "echo:{\"Add\":5}"
   node 0 "#
         ),
         "{out}"
@@ -57,7 +57,7 @@ fn report_for_inputs_rounds_reads_and_fallback() {
     );
     assert!(out.contains("    stderr| (same as node 0)"), "{out}");
     assert!(out.contains("round 3: read request"), "{out}");
-    assert!(out.contains("-> bob: \"echo:q\""), "{out}");
+    assert!(out.contains("-> zed: \"echo:q\""), "{out}");
     assert!(out.contains("round 4: consensus fallback"), "{out}");
     // Four rounds on three nodes.
     assert!(out.contains("summary: 4 rounds, 12 executions in"), "{out}");

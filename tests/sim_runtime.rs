@@ -13,22 +13,22 @@ fn runtime_contract_agrees_and_keeps_state() {
         let mut c = Cluster::new(COUNTER)
             .nodes(3)
             .user("alice")
-            .user("bob")
+            .user("zed")
             .variant(variant)
             // The fallback run's limit is the round time minus 100 ms.
             .configure(|c| c.consensus.roundtime = 60_000);
-        c.input("alice", "5").input("bob", "2");
+        c.input("alice", "5").input("zed", "2");
         c.round()
             .unwrap()
             .assert_agree()
             .assert_success()
             .assert_outputs("alice", &["5"])
-            .assert_outputs("bob", &["7"]);
-        c.input("bob", "-1");
+            .assert_outputs("zed", &["7"]);
+        c.input("zed", "-1");
         c.round()
             .unwrap()
             .assert_agree()
-            .assert_outputs("bob", &["6"]);
+            .assert_outputs("zed", &["6"]);
         c.read("alice", "?")
             .unwrap()
             .assert_agree()
@@ -51,7 +51,7 @@ fn runtime_contract_frames_outputs_for_three_users() {
         for (user, inputs) in [
             ("carol", ["100", "-1", "7", "0"]),
             ("alice", ["1", "2", "3", "4"]),
-            ("bob", ["10", "20", "30", "40"]),
+            ("zed", ["10", "20", "30", "40"]),
         ] {
             for i in inputs {
                 c.input(user, i);
@@ -63,7 +63,7 @@ fn runtime_contract_frames_outputs_for_three_users() {
         // user comes first is fixed by the keys, so compute the expectation.
         let mut order: Vec<(&str, [i64; 4])> = vec![
             ("alice", [1, 2, 3, 4]),
-            ("bob", [10, 20, 30, 40]),
+            ("zed", [10, 20, 30, 40]),
             ("carol", [100, -1, 7, 0]),
         ];
         order.sort_by_key(|(u, _)| c.user_public_key(u));
@@ -98,7 +98,7 @@ fn bad_input_is_reported_and_the_round_goes_on() {
 fn dev_mode_end_to_end() {
     let out = Command::new(COUNTER)
         .args([
-            "--dev", "--nodes", "3", "--input", "alice:4", "--input", "bob:1", "--rounds", "2",
+            "--dev", "--nodes", "3", "--input", "alice:4", "--input", "zed:1", "--rounds", "2",
             "--read", "alice:?",
         ])
         .stdin(Stdio::null())
@@ -116,7 +116,7 @@ fn dev_mode_end_to_end() {
         "{text}"
     );
     assert!(
-        text.contains("  all 3 nodes agree:\n    -> alice: \"4\"\n    -> bob: \"5\"\n  node 0 "),
+        text.contains("  all 3 nodes agree:\n    -> alice: \"4\"\n    -> zed: \"5\"\n  node 0 "),
         "{text}"
     );
     assert!(text.contains("-> alice: \"total 5\""), "{text}");

@@ -60,6 +60,8 @@ mod atomic;
 mod channels;
 pub mod config;
 mod contract;
+#[cfg(feature = "crypto")]
+pub mod crypto;
 mod engine;
 pub mod error;
 mod extract;

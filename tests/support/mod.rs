@@ -35,13 +35,15 @@ pub fn edit(json: &str, f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> 
     v.to_string()
 }
 
-/// The first user's entry (`[out_fd, [offset, size], ...]`) in the args.
+/// User alice's entry (`[out_fd, [offset, size], ...]`) in the args: the
+/// user every catalogue case gives inputs to.
 pub fn first_user(args: &mut serde_json::Map<String, Value>) -> &mut Vec<Value> {
+    let alice = KeyPair::user("alice").public_key;
     args.get_mut("users")
         .and_then(Value::as_object_mut)
-        .and_then(|u| u.values_mut().next())
+        .and_then(|u| u.get_mut(&alice))
         .and_then(Value::as_array_mut)
-        .expect("a user")
+        .expect("alice among the users")
 }
 
 /// True when the contract said goodbye on the control channel, which the

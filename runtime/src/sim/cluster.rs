@@ -22,9 +22,10 @@ use super::npl::{NplFault, NplHub};
 use super::report::{
     ConfigUpdate, Hazard, Mode, NodeReport, PATCH_CFG, PatchChange, RoundReport, verdict,
 };
-use super::sha256::{Sha256, hex};
 use super::snapshot;
 use crate::config::PatchConfig;
+use hex::encode as hex;
+use sha2::{Digest, Sha256};
 
 /// The simulated clock's start: 2024-01-01T00:00:00Z in unix ms. Round `n`'s
 /// timestamp is this plus `n` round times, so timestamps never depend on
@@ -496,6 +497,29 @@ impl Cluster {
         }
     }
 
+    /// Makes the round's users exactly these public keys (`ed` hex), each
+    /// named by its key: for clients that bring their own keys (a served
+    /// cluster's connected users). Their private keys are not known, and the
+    /// simulator never needs a user's.
+    pub fn set_user_keys(&mut self, keys: &[String]) -> &mut Self {
+        self.users = keys
+            .iter()
+            .map(|k| {
+                let pair = KeyPair {
+                    public_key: k.clone(),
+                    private_key: String::new(),
+                };
+                (k.clone(), pair)
+            })
+            .collect();
+        self
+    }
+
+    /// The contract id handed to the contract.
+    pub fn current_contract_id(&self) -> &str {
+        &self.contract_id
+    }
+
     /// Node `i`'s key pair.
     pub fn node_keys(&self, i: usize) -> KeyPair {
         KeyPair::node(i)
@@ -884,17 +908,17 @@ impl Cluster {
                 rt.clock_ms += u64::from(self.config.consensus.roundtime);
                 rt.lcl_seq_no += 1;
                 rt.non_consensus_rounds = 0;
-                let mut h = Sha256::new();
-                h.update(rt.lcl_hash.as_bytes())
-                    .update(&rt.lcl_seq_no.to_be_bytes())
-                    .update(&rt.clock_ms.to_be_bytes());
+                let mut h = Sha256::new()
+                    .chain_update(rt.lcl_hash.as_bytes())
+                    .chain_update(rt.lcl_seq_no.to_be_bytes())
+                    .chain_update(rt.clock_ms.to_be_bytes());
                 for (u, list) in users.iter().zip(&inputs) {
                     h.update(u.1.public_key.as_bytes());
                     for data in list {
-                        h.update(&super::sha256::digest(data));
+                        h.update(Sha256::digest(data));
                     }
                 }
-                rt.lcl_hash = hex(&h.finish());
+                rt.lcl_hash = hex(h.finalize());
                 rt.clock_ms
             }
             Mode::ConsensusFallback => {
@@ -1256,11 +1280,11 @@ fn read_patch_cfg(dir: &Path) -> Result<Option<Vec<u8>>, SimError> {
 /// A patch.cfg's entry for the verdict, in the state snapshot's form.
 fn patch_digest(file: Option<&[u8]>) -> String {
     match file {
-        Some(b) => format!("file:{}", hex(&super::sha256::digest(b))),
+        Some(b) => format!("file:{}", hex(Sha256::digest(b))),
         None => "(missing)".to_owned(),
     }
 }
 
 fn genesis_hash() -> String {
-    hex(&super::sha256::digest(b"hotpocket-sim genesis"))
+    hex(Sha256::digest(b"hotpocket-sim genesis"))
 }

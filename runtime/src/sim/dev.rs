@@ -53,6 +53,11 @@ CLUSTER:
                             run again with the same DIR to continue it
     --fresh                 with --keep-state: discard the cluster kept in DIR, start over
 
+SERVING (binaries built with the hotpocket `serve` feature):
+    --serve PORT            serve the cluster to real HotPocket clients: node I on
+                            ws://127.0.0.1:PORT+I, a consensus round every --roundtime ms,
+                            until Ctrl-C (--keep-state DIR continues the next run)
+
 OUTPUT:
     --verbose               also print each node's args JSON and stdout
     -h, --help              print this help
@@ -77,6 +82,7 @@ struct Options {
     delays: Vec<(usize, u64)>,
     keep_state: Option<PathBuf>,
     fresh: bool,
+    serve: Option<u16>,
     verbose: bool,
     help: bool,
 }
@@ -184,6 +190,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 o.delays.push((number(flag, i)?, number(flag, ms)?));
             }
             "--keep-state" => o.keep_state = Some(PathBuf::from(value()?)),
+            "--serve" => o.serve = Some(number(flag, &value()?)?),
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
@@ -196,6 +203,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
         if i >= o.nodes {
             return Err(format!("node {i} does not exist (--nodes {})", o.nodes));
         }
+    }
+    if o.serve.is_some() && !(o.inputs.is_empty() && o.reads.is_empty() && !o.fallback) {
+        return Err(
+            "--serve takes inputs and reads from clients, not --input/--read/--fallback".into(),
+        );
     }
     if o.fresh && o.keep_state.is_none() {
         return Err("--fresh only applies with --keep-state DIR".into());
@@ -295,6 +307,10 @@ fn simulate(
         if o.fresh {
             cluster = cluster.fresh();
         }
+    }
+    if let Some(port) = o.serve {
+        let roundtime = u64::from(o.roundtime_ms.unwrap_or(1000));
+        return serve(cluster, o.nodes, port, roundtime, out);
     }
     for (user, data) in &o.inputs {
         cluster.input(user, data);
@@ -408,6 +424,39 @@ fn simulate(
         )?;
     }
     Ok(if disagreed.is_empty() { 0 } else { 1 })
+}
+
+/// `--serve PORT`: the cluster for real clients until Ctrl-C.
+#[cfg(feature = "serve")]
+fn serve(
+    cluster: Cluster,
+    nodes: usize,
+    port: u16,
+    roundtime_ms: u64,
+    out: &mut dyn Write,
+) -> Result<i32, Box<dyn std::error::Error>> {
+    let _ = writeln!(
+        out,
+        "hotpocket dev mode: serving {nodes} nodes, Ctrl-C stops"
+    );
+    super::serve::serve_until_interrupted(cluster, nodes, port, roundtime_ms)?;
+    Ok(0)
+}
+
+/// `--serve PORT` in a binary without the `serve` feature.
+#[cfg(not(feature = "serve"))]
+fn serve(
+    _: Cluster,
+    _: usize,
+    _: u16,
+    _: u64,
+    _: &mut dyn Write,
+) -> Result<i32, Box<dyn std::error::Error>> {
+    Err(
+        "--serve needs the contract built with hotpocket's `serve` feature \
+         (hotpocket = { ..., features = [\"serve\"] }, or --features hotpocket/serve)"
+            .into(),
+    )
 }
 
 #[cfg(test)]

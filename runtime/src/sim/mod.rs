@@ -52,7 +52,7 @@ mod keys;
 mod manifest;
 mod npl;
 mod report;
-mod sha256;
+pub mod serve;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};

@@ -579,11 +579,7 @@ pub fn render_bytes(bytes: &[u8]) -> String {
         None => {
             let shown = bytes.get(..MAX / 2).unwrap_or(bytes);
             let dots = if bytes.len() > shown.len() { "..." } else { "" };
-            format!(
-                "0x{}{dots} ({} bytes)",
-                super::sha256::hex(shown),
-                bytes.len()
-            )
+            format!("0x{}{dots} ({} bytes)", hex::encode(shown), bytes.len())
         }
     }
 }

@@ -12,7 +12,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::report::StateSnapshot;
-use super::sha256::{Sha256, hex};
+use hex::encode as hex;
+use sha2::{Digest, Sha256};
 
 /// Hashes the directory tree at `root`.
 pub(crate) fn snapshot(root: &Path) -> io::Result<StateSnapshot> {
@@ -20,13 +21,13 @@ pub(crate) fn snapshot(root: &Path) -> io::Result<StateSnapshot> {
     walk(root, "", &mut files)?;
     let mut h = Sha256::new();
     for (path, entry) in &files {
-        h.update(path.as_bytes())
-            .update(b"\0")
-            .update(entry.as_bytes())
-            .update(b"\n");
+        h.update(path.as_bytes());
+        h.update(b"\0");
+        h.update(entry.as_bytes());
+        h.update(b"\n");
     }
     Ok(StateSnapshot {
-        hash: hex(&h.finish()),
+        hash: hex(h.finalize()),
         files,
     })
 }
@@ -65,7 +66,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, String>) -> io::Res
             } else {
                 "file"
             };
-            out.insert(rel, format!("{kind}:{}", hex(&h.finish())));
+            out.insert(rel, format!("{kind}:{}", hex(h.finalize())));
         } else {
             out.insert(rel, "special".into());
         }
