@@ -64,6 +64,6 @@ pub use keys::KeyPair;
 pub use npl::NplFault;
 pub use report::{
     ConfigUpdate, ControlMeaning, ControlMessage, DiffAt, Difference, Exit, Hazard, HazardKind,
-    Mode, NodeReport, NplLost, NplReceived, PatchChange, PostExec, PostExecOutcome, RoundReport,
-    StateSnapshot, Usage, UserOutputs, Verdict, render_bytes,
+    IgnoredControl, IgnoredKind, Mode, NodeReport, NplLost, NplReceived, PatchChange, PostExec,
+    PostExecOutcome, RoundReport, StateSnapshot, Usage, UserOutputs, Verdict, render_bytes,
 };
