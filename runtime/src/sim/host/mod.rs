@@ -82,7 +82,7 @@ pub(crate) struct ExecSpec<'a> {
     pub(crate) map_args: Option<&'a ArgsMap>,
     pub(crate) leak_files: &'a [PathBuf],
     /// Stdin is a memfd holding the whole args JSON instead of a pipe
-    /// (`Cluster::args_via_file`).
+    /// (`ClusterBuilder::args_via_file`).
     pub(crate) args_via_file: bool,
 }
 
