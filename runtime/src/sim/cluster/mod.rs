@@ -9,6 +9,7 @@ mod error;
 mod round;
 mod setup;
 mod store;
+mod vary;
 
 use std::fmt;
 use std::fs;

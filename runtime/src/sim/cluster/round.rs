@@ -20,7 +20,7 @@ use super::super::report::{
 use super::super::sha256::{Sha256, digest, hex};
 use super::super::snapshot;
 use super::store::release_free_memory;
-use super::{Cluster, NodeRt, SimError, io_err, patch_digest, read_patch_cfg};
+use super::{Cluster, NodeRt, SimError, io_err, patch_digest, read_patch_cfg, vary};
 
 /// The inputs a round admitted, per user in public-key order, and the ones
 /// the engine would reject (over `user_input_bytes`): (user, index, length).
@@ -237,16 +237,17 @@ impl Cluster {
         Ok(work)
     }
 
-    /// The UNL as every node's contract sees it, sorted by public key.
-    fn unl(&self) -> Vec<RunUnl> {
+    /// The UNL as node `viewer`'s contract sees it in round `round`, sorted
+    /// by public key: the peers' lcl, and its own receive times.
+    fn unl(&self, viewer: usize, round: u64) -> Vec<RunUnl> {
         let rt = &self.rt;
         let mut unl: Vec<RunUnl> = rt
             .nodes
             .iter()
-            .map(|n| RunUnl {
+            .enumerate()
+            .map(|(peer, n)| RunUnl {
                 public_key: n.keys.public_key.clone(),
-                // Node-local and nondeterministic in the engine; here the last round's time.
-                active_on: rt.clock_ms,
+                active_on: vary::active_on(rt.clock_ms, round, viewer, peer),
                 lcl_seq_no: rt.lcl_seq_no,
                 lcl_hash: rt.lcl_hash.clone(),
             })
@@ -305,11 +306,13 @@ impl Cluster {
         node_users: &[Vec<RunUser>],
         work: &Workdirs,
     ) -> Result<Vec<io::Result<NodeReport>>, SimError> {
-        let unl = self.unl();
+        let unls: Vec<Vec<RunUnl>> = (0..self.rt.nodes.len())
+            .map(|i| self.unl(i, number))
+            .collect();
         let leaks: Vec<Vec<PathBuf>> = self.rt.nodes.iter().map(|n| self.leak_files(n)).collect();
         let (hub, wakes) = self.npl_hub(kind, number)?;
         let s = &self.settings;
-        let spec = |users, leak_files| ExecSpec {
+        let spec = |users, leak_files, unl| ExecSpec {
             config: &s.config,
             variant: s.variant,
             kind,
@@ -319,7 +322,7 @@ impl Cluster {
             lcl_hash: &self.rt.lcl_hash,
             non_consensus_rounds: self.rt.non_consensus_rounds,
             users,
-            unl: &unl,
+            unl,
             map_args: s.map_args.as_deref(),
             leak_files,
             args_via_file: s.args_via_file,
@@ -335,7 +338,8 @@ impl Cluster {
                 .zip(&work.dirs)
                 .zip(&leaks);
             for (i, (((n, users), workdir), leak)) in per_node.enumerate() {
-                let spec = spec(users.as_slice(), leak.as_slice());
+                let unl = unls.get(i).map_or(&[][..], Vec::as_slice);
+                let spec = spec(users.as_slice(), leak.as_slice(), unl);
                 let node = NodeExec {
                     index: i,
                     public_key: &n.keys.public_key,
