@@ -173,7 +173,7 @@ fn leftover_temp_files_go_before_consensus_rounds_and_stay_in_read_requests() {
     r.assert_no_hazards()
         .assert_outputs("alice", &["read 2 bytes: hi..hi", "end"]);
     let node_dir = c.root().join("node0");
-    std::fs::write(node_dir.join(".patch.cfg.tmp-77-1"), "torn").unwrap();
+    std::fs::write(node_dir.join(".patch.cfg.tmp"), "torn").unwrap();
     c.input("alice", r#"{"Echo":"x"}"#);
     let r = c.round().unwrap();
     r.assert_success().assert_agree();
@@ -181,6 +181,6 @@ fn leftover_temp_files_go_before_consensus_rounds_and_stay_in_read_requests() {
         let dir = c.state_dir(i);
         assert_eq!(others(&dir), [".state.json.tmp-notours", "notes.txt"]);
     }
-    assert!(!node_dir.join(".patch.cfg.tmp-77-1").exists());
+    assert!(!node_dir.join(".patch.cfg.tmp").exists());
     assert!(node_dir.join("patch.cfg").exists());
 }

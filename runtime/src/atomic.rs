@@ -81,6 +81,43 @@ pub(crate) fn remove_stale_temps(path: &Path) {
 /// a later write by a process with the same pid simply reuses and replaces it,
 /// and [`remove_stale_temps`] clears such leftovers.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (dir, name) = dir_and_name(path)?;
+    let mut temp_name = temp_prefix(name);
+    temp_name.push(format!(
+        "{}-{}",
+        process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    write_via(path, dir, &dir.join(temp_name), bytes)
+}
+
+/// [`write_atomic`] for a file that only one writer at a time ever replaces
+/// (`patch.cfg`: the engine runs one consensus execution at a time, read
+/// requests may not write it, and a round's handlers run on one thread). Its
+/// temp file has the fixed name `.<name>.tmp`, so a leftover of a killed
+/// write is removed by name ([`remove_single_writer_temp`]), with one
+/// `unlink`, instead of by listing the directory every round.
+pub(crate) fn write_atomic_single_writer(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (dir, name) = dir_and_name(path)?;
+    write_via(path, dir, &dir.join(single_writer_temp(name)), bytes)
+}
+
+/// Removes the leftover temp file of a killed [`write_atomic_single_writer`]
+/// of `path`, if there is one. Best effort, like [`remove_stale_temps`].
+pub(crate) fn remove_single_writer_temp(path: &Path) {
+    if let Ok((dir, name)) = dir_and_name(path) {
+        let _ = fs::remove_file(dir.join(single_writer_temp(name)));
+    }
+}
+
+fn single_writer_temp(name: &std::ffi::OsStr) -> OsString {
+    let mut temp = OsString::from(".");
+    temp.push(name);
+    temp.push(".tmp");
+    temp
+}
+
+fn dir_and_name(path: &Path) -> io::Result<(&Path, &std::ffi::OsStr)> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -91,34 +128,31 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    Ok((dir, name))
+}
 
-    let mut temp_name = temp_prefix(name);
-    temp_name.push(format!(
-        "{}-{}",
-        process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp = dir.join(temp_name);
-
+/// Writes `bytes` to `temp`, fsyncs it, renames it over `path` and fsyncs
+/// `dir`; on failure before the rename, removes `temp`.
+fn write_via(path: &Path, dir: &Path, temp: &Path, bytes: &[u8]) -> io::Result<()> {
     let mode = match fs::metadata(path) {
         Ok(meta) => meta.permissions().mode() & 0o7777,
         Err(_) => NEW_FILE_MODE,
     };
 
-    // Truncate rather than create_new: the name is ours (pid + counter), so an
-    // existing file can only be a leftover of a killed process that had the
-    // same pid, and refusing to overwrite it would block every later write.
+    // Truncate rather than create_new: the name is ours (pid + counter, or
+    // the single writer's), so an existing file can only be a leftover of a
+    // killed write, and refusing to overwrite it would block every later one.
     let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&temp)?;
+        .open(temp)?;
 
-    let written = fill_and_rename(file, &temp, path, bytes, mode);
+    let written = fill_and_rename(file, temp, path, bytes, mode);
     if let Err(e) = written {
         // Best effort: the original error is the one worth reporting.
-        let _ = fs::remove_file(&temp);
+        let _ = fs::remove_file(temp);
         return Err(e);
     }
     sync_dir(dir)

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::atomic::write_atomic;
+use crate::atomic::write_atomic_single_writer;
 use crate::error::{Error, Result};
 
 /// Largest `consensus.roundtime` the engine accepts (one hour, in ms).
@@ -301,12 +301,14 @@ impl PatchConfig {
     ///
     /// Write only in consensus rounds: read requests run on a read-only
     /// filesystem, and the engine applies the file only after a later round
-    /// agrees on it.
+    /// agrees on it. One writer per path at a time: the temp file has the
+    /// fixed name `.<name>.tmp` next to it, so that the runtime can remove a
+    /// killed write's leftover without listing the directory every round.
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         self.validate()?;
         let bytes = self.to_pretty_json()?;
-        write_atomic(path, &bytes)
+        write_atomic_single_writer(path, &bytes)
             .map_err(|e| Error::config("", format!("cannot write {}: {e}", path.display())))
     }
 

@@ -1,8 +1,8 @@
 //! How the engine reads a control packet (`sc.cpp handle_control_msg`), and
 //! which readings are hazards. Pure: no process needed to test it.
 
-use super::super::frame::READ_SIZE;
 use super::super::report::{ControlMeaning, Hazard, IgnoredControl, IgnoredKind};
+use crate::wire::MAX_PACKET;
 
 /// Interprets one control packet the way the engine does.
 pub(crate) fn interpret_control(raw: &[u8]) -> ControlMeaning {
@@ -63,7 +63,7 @@ fn peers(v: &serde_json::Value) -> Option<Vec<String>> {
 /// The hazards one control packet of `real` bytes with this meaning raises.
 pub(crate) fn control_hazards(real: usize, meaning: &ControlMeaning) -> Vec<Hazard> {
     let mut hazards = Vec::new();
-    if real > READ_SIZE {
+    if real > MAX_PACKET {
         hazards.push(Hazard::OversizedControlPacket { bytes: real });
     }
     // Unknown types (e.g. the retired `contract_end`) are dropped silently by
@@ -136,9 +136,9 @@ mod tests {
     fn a_packet_over_the_engine_read_is_flagged() {
         let ok = interpret_control(br#"{"type":"contract_end"}"#);
         assert!(matches!(
-            control_hazards(READ_SIZE + 1, &ok).as_slice(),
-            [Hazard::OversizedControlPacket { bytes }] if *bytes == READ_SIZE + 1
+            control_hazards(MAX_PACKET + 1, &ok).as_slice(),
+            [Hazard::OversizedControlPacket { bytes }] if *bytes == MAX_PACKET + 1
         ));
-        assert!(control_hazards(READ_SIZE, &ok).is_empty());
+        assert!(control_hazards(MAX_PACKET, &ok).is_empty());
     }
 }

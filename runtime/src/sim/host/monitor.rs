@@ -13,13 +13,13 @@ use nix::libc;
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::socket::{MsgFlags, send};
 
-use super::super::frame::READ_SIZE;
 use super::super::npl::{NplHub, Queued};
 use super::super::report::{ControlMessage, Exit, Hazard, NplReceived, Usage, UserOutputs};
 use super::control::{control_hazards, interpret_control};
 use super::rules::{Budget, Wait, exit_hazard, timed_out};
 use super::spawn::UserChan;
 use super::sys::{Packet, drain_pipe, read_packet, reap, set_nonblocking, to_io};
+use crate::wire::MAX_PACKET;
 
 /// Receive buffer for SEQPACKET reads: larger than any packet a default
 /// socket can carry, so oversized packets can be measured before they are
@@ -125,7 +125,7 @@ impl Monitor<'_> {
     pub(super) fn run(&mut self) -> io::Result<()> {
         let mut bufs = Buffers {
             packet: vec![0u8; PACKET_BUF],
-            read: vec![0u8; READ_SIZE],
+            read: vec![0u8; MAX_PACKET],
             pipe: vec![0u8; 64 * 1024],
         };
         let mut handled = false;
@@ -261,7 +261,7 @@ impl Monitor<'_> {
         };
         match read_packet(fd.as_raw_fd(), &mut bufs.packet, hup) {
             Packet::Data(data, real) => {
-                if real > READ_SIZE {
+                if real > MAX_PACKET {
                     self.hazards
                         .push(Hazard::OversizedNplPacket { bytes: real });
                 }

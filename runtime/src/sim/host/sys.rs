@@ -10,8 +10,8 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, socketpair};
 
-use super::super::frame::READ_SIZE;
 use super::super::report::{Exit, Usage};
+use crate::wire::MAX_PACKET;
 
 /// Cap on captured stdout/stderr per execution, so a chatty contract cannot
 /// exhaust the simulator's memory.
@@ -65,7 +65,7 @@ pub(super) fn read_packet(fd: RawFd, buf: &mut [u8], hup: bool) -> Packet {
     match recv(fd, buf, MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT) {
         Ok(0) if hup => Packet::Eof,
         Ok(0) => Packet::Empty,
-        Ok(n) => Packet::Data(buf.get(..n.min(READ_SIZE)).unwrap_or(buf).to_vec(), n),
+        Ok(n) => Packet::Data(buf.get(..n.min(MAX_PACKET)).unwrap_or(buf).to_vec(), n),
         Err(Errno::EAGAIN | Errno::EINTR) => Packet::Nothing,
         Err(_) => Packet::Eof,
     }
