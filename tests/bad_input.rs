@@ -51,11 +51,13 @@ fn with_args(exec: Exec, f: ArgsEdit) -> (Cluster, RoundReport) {
         Exec::Consensus | Exec::Read => Variant::Readonly,
         Exec::ConsensusMode | Exec::Fallback => Variant::Mode,
     };
-    let mut c = Cluster::new(BIN)
+    let mut c = Cluster::builder(BIN)
         .user("alice")
         .user("bob")
         .variant(variant)
-        .map_args(move |_, json| edit(json, |m| f(m)));
+        .map_args(move |_, json| edit(json, |m| f(m)))
+        .build()
+        .unwrap();
     let r = match exec {
         Exec::Read => c.read("alice", "hi"),
         Exec::Fallback => c.fallback_round(),
@@ -88,9 +90,8 @@ fn assert_refused(c: &Cluster, r: &RoundReport, field: &str, fragment: &str) {
     assert_eq!(n.exit, Exit::Code(1), "{r}");
     assert!(n.outputs.iter().all(|u| u.messages.is_empty()), "{r}");
     assert!(n.control.is_empty() && n.npl_sent.is_empty(), "{r}");
-    if let Some(dir) = c.state_dir(0) {
-        assert!(!dir.join("state.json").exists(), "no state was written");
-    }
+    let dir = c.state_dir(0);
+    assert!(!dir.join("state.json").exists(), "no state was written");
 }
 
 #[test]
@@ -110,9 +111,11 @@ fn args_stdin_empty_not_json_or_truncated() {
         ("[1,2]", "invalid type: sequence, expected a JSON object"),
         ("{} {}", "trailing data after the arguments object"),
     ] {
-        let mut c = Cluster::new(BIN)
+        let mut c = Cluster::builder(BIN)
             .user("alice")
-            .map_args(move |_, _| text.to_owned());
+            .map_args(move |_, _| text.to_owned())
+            .build()
+            .unwrap();
         c.input("alice", r#"{"Echo":"hi"}"#);
         let r = c.round().unwrap();
         assert_no_secret(&r);
@@ -120,10 +123,14 @@ fn args_stdin_empty_not_json_or_truncated() {
     }
     // Truncated anywhere: inside a key, a number, the private key, the users.
     for cut in [0.1, 0.25, 0.3, 0.5, 0.75, 0.99] {
-        let mut c = Cluster::new(BIN).user("alice").map_args(move |_, json| {
-            let at = (json.len() as f64 * cut) as usize;
-            json[..at].to_owned()
-        });
+        let mut c = Cluster::builder(BIN)
+            .user("alice")
+            .map_args(move |_, json| {
+                let at = (json.len() as f64 * cut) as usize;
+                json[..at].to_owned()
+            })
+            .build()
+            .unwrap();
         c.input("alice", r#"{"Echo":"hi"}"#);
         let r = c.round().unwrap();
         assert_no_secret(&r);
@@ -566,7 +573,7 @@ fn args_fd_numbers_closed_or_of_the_wrong_kind() {
 #[test]
 fn a_users_closed_output_fd_costs_only_that_users_outputs() {
     let a = alice();
-    let mut c = Cluster::new(BIN)
+    let mut c = Cluster::builder(BIN)
         .user("alice")
         .user("bob")
         .map_args(|_, json| {
@@ -577,7 +584,9 @@ fn a_users_closed_output_fd_costs_only_that_users_outputs() {
                     .and_then(Value::as_array_mut)
                     .unwrap()[0] = json!(903);
             })
-        });
+        })
+        .build()
+        .unwrap();
     c.input("alice", r#"{"Save":[3,4]}"#)
         .input("alice", r#"{"Echo":"lost"}"#)
         .input("bob", r#"{"Echo":"b"}"#);
@@ -602,7 +611,7 @@ fn a_users_closed_output_fd_costs_only_that_users_outputs() {
     assert_eq!(n.exit, Exit::Code(0));
     assert!(sent_contract_end(n));
     // Alice's input still changed the state, as on the nodes that could answer her.
-    let state = std::fs::read_to_string(c.state_dir(0).unwrap().join("state.json")).unwrap();
+    let state = std::fs::read_to_string(c.state_dir(0).join("state.json")).unwrap();
     assert_eq!(state, r#"{"version":3,"pad":"dddd"}"#);
 }
 
@@ -612,7 +621,11 @@ fn a_users_closed_output_fd_costs_only_that_users_outputs() {
 
 /// One consensus round of the catalogue contract with these inputs.
 fn round_with(inputs: &[(&str, &str)]) -> (Cluster, RoundReport) {
-    let mut c = Cluster::new(BIN).user("alice").user("bob");
+    let mut c = Cluster::builder(BIN)
+        .user("alice")
+        .user("bob")
+        .build()
+        .unwrap();
     for (user, input) in inputs {
         c.input(user, input);
     }
@@ -628,10 +641,12 @@ fn input_range_beyond_the_input_file() {
         (json!([0, 1_u64 << 40]), "lies beyond the input file"),
         (json!([u64::MAX, 2]), "offset + size overflows"),
     ] {
-        let mut c = Cluster::new(BIN)
+        let mut c = Cluster::builder(BIN)
             .user("alice")
             .user("bob")
-            .map_args(move |_, json| edit(json, |m| first_user(m)[1] = pair.clone()));
+            .map_args(move |_, json| edit(json, |m| first_user(m)[1] = pair.clone()))
+            .build()
+            .unwrap();
         c.input("alice", r#"{"Echo":"first"}"#)
             .input("alice", r#"{"Echo":"second"}"#)
             .input("bob", r#"{"Echo":"b"}"#);
@@ -652,7 +667,7 @@ fn input_range_beyond_the_input_file() {
 #[test]
 fn non_utf8_input_to_a_str_handler() {
     let a = alice();
-    let mut c = Cluster::new(BIN).user("alice");
+    let mut c = Cluster::builder(BIN).user("alice").build().unwrap();
     for (input, offset) in [(&b"\xff\xfe"[..], 0), (b"ok\xc3(", 2)] {
         let r = c.read("alice", input).unwrap();
         assert_no_secret(&r);
@@ -758,15 +773,17 @@ fn handler_err_and_panics_lose_nothing_else() {
     assert_eq!(n.output_strings("bob"), ["b", "end"]);
     assert!(sent_contract_end(n));
     assert_eq!(n.exit, Exit::Code(0));
-    let state = std::fs::read_to_string(c.state_dir(0).unwrap().join("state.json")).unwrap();
+    let state = std::fs::read_to_string(c.state_dir(0).join("state.json")).unwrap();
     assert_eq!(state, r#"{"version":7,"pad":"hhh"}"#);
 }
 
 #[test]
 fn a_panic_in_on_round_start_loses_nothing_else() {
-    let mut c = Cluster::new(BIN)
+    let mut c = Cluster::builder(BIN)
         .user("alice")
-        .env("CATALOGUE_START", "panic");
+        .env("CATALOGUE_START", "panic")
+        .build()
+        .unwrap();
     c.input("alice", r#"{"Echo":"a"}"#);
     let r = c.round().unwrap();
     assert_no_secret(&r);
@@ -805,10 +822,12 @@ fn secrets_stay_out_of_debug_output_and_panic_messages() {
 #[test]
 fn the_engine_closes_a_users_output_socket_mid_round() {
     let a = alice();
-    let mut c = Cluster::new(BIN)
+    let mut c = Cluster::builder(BIN)
         .user("alice")
         .user("bob")
-        .configure(|c| c.round_limits.user_output_bytes = 20_000);
+        .configure(|c| c.round_limits.user_output_bytes = 20_000)
+        .build()
+        .unwrap();
     c.input("alice", r#"{"Flood":1000}"#)
         .input("alice", r#"{"Echo":"after"}"#)
         .input("bob", r#"{"Echo":"b"}"#);
@@ -973,9 +992,11 @@ fn state_file_corrupt_or_of_the_wrong_shape() {
             "corrupt: invalid type: string \"one\", expected u64 at line 1 column 16",
         ),
     ] {
-        let mut c = Cluster::new(BIN)
+        let mut c = Cluster::builder(BIN)
             .user("alice")
-            .seed_file("state.json", content);
+            .seed_file("state.json", content)
+            .build()
+            .unwrap();
         c.input("alice", r#"{"Save":[1,1]}"#);
         let r = c.round().unwrap();
         assert_no_secret(&r);
@@ -989,7 +1010,7 @@ fn state_file_corrupt_or_of_the_wrong_shape() {
         assert!(n.output_strings("alice").is_empty());
         assert!(sent_contract_end(n));
         assert_eq!(n.exit, Exit::Code(1));
-        let dir = c.state_dir(0).unwrap();
+        let dir = c.state_dir(0);
         assert_eq!(
             std::fs::read_to_string(dir.join("state.json")).unwrap(),
             content
@@ -999,9 +1020,9 @@ fn state_file_corrupt_or_of_the_wrong_shape() {
 
 #[test]
 fn state_file_unreadable() {
-    let mut c = Cluster::new(BIN).user("alice");
+    let mut c = Cluster::builder(BIN).user("alice").build().unwrap();
     c.round().unwrap().assert_success();
-    let file = c.state_dir(0).unwrap().join("state.json");
+    let file = c.state_dir(0).join("state.json");
     std::fs::remove_file(&file).unwrap();
     std::fs::create_dir(&file).unwrap();
     c.input("alice", r#"{"Echo":"x"}"#);
@@ -1081,10 +1102,14 @@ fn set_immutable(dir: &Path, on: bool) -> bool {
 
 #[test]
 fn state_directory_read_only() {
-    let mut c = Cluster::new(BIN).user("alice").user("bob");
+    let mut c = Cluster::builder(BIN)
+        .user("alice")
+        .user("bob")
+        .build()
+        .unwrap();
     c.input("alice", r#"{"Save":[1,2]}"#);
     c.round().unwrap().assert_success();
-    let dir = c.state_dir(0).unwrap();
+    let dir = c.state_dir(0);
     let before = std::fs::read_to_string(dir.join("state.json")).unwrap();
     let Some(guard) = ReadOnlyDir::new(&dir) else {
         eprintln!(
@@ -1121,12 +1146,12 @@ fn state_directory_read_only() {
 #[test]
 fn patch_cfg_missing_or_invalid() {
     let a = alice();
-    let mut c = Cluster::new(BIN).user("alice");
+    let mut c = Cluster::builder(BIN).user("alice").build().unwrap();
     c.input("alice", r#""Config""#);
     c.round()
         .unwrap()
         .assert_outputs("alice", &["roundtime 1000", "end"]);
-    let patch = c.root().unwrap().join("node0").join("patch.cfg");
+    let patch = c.root().join("node0").join("patch.cfg");
     let good = std::fs::read_to_string(&patch).unwrap();
     let mut doc: Value = serde_json::from_str(&good).unwrap();
     doc["consensus"]["roundtime"] = json!("fast");
@@ -1206,7 +1231,7 @@ fn named_fds(n: &NodeReport) -> Vec<i32> {
 fn inherited_descriptors_are_closed_before_contract_code_runs() {
     let leak = std::env::temp_dir().join(format!("hotpocket-leak-{}", std::process::id()));
     let round = |keep: bool| {
-        let mut c = Cluster::new(BIN)
+        let mut c = Cluster::builder(BIN)
             .user("alice")
             .user("bob")
             .leak_engine_fds()
@@ -1214,6 +1239,7 @@ fn inherited_descriptors_are_closed_before_contract_code_runs() {
         if keep {
             c = c.env("HOTPOCKET_KEEP_FDS", "1");
         }
+        let mut c = c.build().unwrap();
         c.input("alice", r#""Fds""#);
         let r = c.round().unwrap();
         assert_no_secret(&r);

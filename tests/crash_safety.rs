@@ -159,24 +159,26 @@ fn a_kill_at_any_moment_of_a_save_leaves_the_old_or_the_new_state() {
 
 #[test]
 fn leftover_temp_files_go_before_consensus_rounds_and_stay_in_read_requests() {
-    let mut c = Cluster::new(BIN)
+    let mut c = Cluster::builder(BIN)
         .nodes(2)
         .user("alice")
         .seed_file(".state.json.tmp-4242-0", "torn")
         .seed_file(".state.json.tmp-notours", "an author's file")
-        .seed_file("notes.txt", "kept");
+        .seed_file("notes.txt", "kept")
+        .build()
+        .unwrap();
     let r = c.read("alice", "hi").unwrap();
     // A read request runs in a read-only session: nothing is removed (the
     // simulator flags any change to the state as a hazard).
     r.assert_no_hazards()
         .assert_outputs("alice", &["read 2 bytes: hi..hi", "end"]);
-    let node_dir = c.root().unwrap().join("node0");
+    let node_dir = c.root().join("node0");
     std::fs::write(node_dir.join(".patch.cfg.tmp"), "torn").unwrap();
     c.input("alice", r#"{"Echo":"x"}"#);
     let r = c.round().unwrap();
     r.assert_success().assert_agree();
     for i in 0..2 {
-        let dir = c.state_dir(i).unwrap();
+        let dir = c.state_dir(i);
         assert_eq!(others(&dir), [".state.json.tmp-notours", "notes.txt"]);
     }
     assert!(!node_dir.join(".patch.cfg.tmp").exists());

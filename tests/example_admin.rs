@@ -15,12 +15,12 @@ fn say(r: &RoundReport, user: &str, expected: &[String]) {
 
 #[test]
 fn authorised_changes_are_validated_applied_and_audited() {
-    let c = Cluster::new(cargo_example("admin").unwrap())
+    let c = Cluster::builder(cargo_example("admin").unwrap())
         .nodes(3)
         .user("admin")
         .user("zed");
     let admin = c.user_public_key("admin");
-    let mut c = c.env("ADMINS", &admin);
+    let mut c = c.env("ADMINS", &admin).build().unwrap();
     let extra = c.node_keys(3).public_key;
     let mut unl: Vec<String> = (0..3).map(|i| c.node_keys(i).public_key).collect();
     unl.sort();
@@ -133,8 +133,7 @@ fn authorised_changes_are_validated_applied_and_audited() {
 
     // The audit log holds the applied changes, with who and when.
     let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(c.state_dir(0).unwrap().join("admin.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(c.state_dir(0).join("admin.json")).unwrap()).unwrap();
     let audit = saved["audit"].as_array().unwrap();
     let changes: Vec<String> = audit.iter().map(|e| e["change"].to_string()).collect();
     assert_eq!(

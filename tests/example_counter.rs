@@ -6,10 +6,12 @@ use hotpocket::sim::{Cluster, cargo_example};
 
 #[test]
 fn counts_across_rounds_and_answers_read_requests_from_the_state() {
-    let mut c = Cluster::new(cargo_example("counter").unwrap())
+    let mut c = Cluster::builder(cargo_example("counter").unwrap())
         .nodes(3)
         .user("alice")
-        .user("zed");
+        .user("zed")
+        .build()
+        .unwrap();
     // The engine visits users in ascending public-key order; here that is
     // alice, then zed.
     assert!(c.user_public_key("alice") < c.user_public_key("zed"));
@@ -63,7 +65,7 @@ fn counts_across_rounds_and_answers_read_requests_from_the_state() {
             node.index
         );
     }
-    let saved = std::fs::read_to_string(c.state_dir(2).unwrap().join("counter.json")).unwrap();
+    let saved = std::fs::read_to_string(c.state_dir(2).join("counter.json")).unwrap();
     assert_eq!(saved, r#"{"value":7,"changes":4}"#);
 
     // Read requests: answered from the saved state, never saved themselves.
@@ -90,10 +92,12 @@ fn counts_across_rounds_and_answers_read_requests_from_the_state() {
 fn runs_from_the_state_directory_with_a_relative_bin_path() {
     let bin = cargo_example("counter").unwrap();
     let script = format!("#!/bin/sh\nexec '{}' \"$@\"\n", bin.display());
-    let mut c = Cluster::new(&bin)
+    let mut c = Cluster::builder(&bin)
         .nodes(3)
         .seed_executable("counter", script)
-        .configure(|cfg| cfg.bin_path = "counter".into());
+        .configure(|cfg| cfg.bin_path = "counter".into())
+        .build()
+        .unwrap();
     c.input("alice", r#"{"Add":2}"#);
     let r = c.round().unwrap();
     r.assert_agree()

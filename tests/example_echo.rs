@@ -8,9 +8,11 @@ fn echoes_every_input_of_every_user_in_both_variants() {
     let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
     let binary = [0u8, 0xff, 0x00, 0x80, b'\n'];
     for variant in [Variant::Readonly, Variant::Mode] {
-        let mut c = Cluster::new(cargo_example("echo").unwrap())
+        let mut c = Cluster::builder(cargo_example("echo").unwrap())
             .nodes(3)
-            .variant(variant);
+            .variant(variant)
+            .build()
+            .unwrap();
         c.input("carol", "third")
             .input("alice", "")
             .input("alice", binary)

@@ -25,11 +25,13 @@ fn state_hash(r: &RoundReport, i: usize) -> String {
 
 #[test]
 fn notes_in_consensus_rounds_and_a_majority_recovery_in_fallback_rounds() {
-    let mut c = Cluster::new(cargo_example("fallback").unwrap())
+    let mut c = Cluster::builder(cargo_example("fallback").unwrap())
         .nodes(3)
         .variant(Variant::Mode)
         .user("alice")
-        .user("zed");
+        .user("zed")
+        .build()
+        .unwrap();
     let keys: Vec<String> = (0..3).map(|i| c.node_keys(i).public_key).collect();
 
     // A consensus round: normal work, and no NPL phase at all.
@@ -102,12 +104,14 @@ fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
     // Node 2's messages never leave it (an observer in the simulator), and the
     // environment lowers the threshold to the first round without consensus:
     // the dev-mode command of the example's doc comment.
-    let mut c = Cluster::new(cargo_example("fallback").unwrap())
+    let mut c = Cluster::builder(cargo_example("fallback").unwrap())
         .nodes(3)
         .variant(Variant::Mode)
         .user("alice")
         .observer(2)
-        .env("FALLBACK_RECOVER_AFTER", "1");
+        .env("FALLBACK_RECOVER_AFTER", "1")
+        .build()
+        .unwrap();
     let mut two: Vec<String> = (0..2).map(|i| c.node_keys(i).public_key).collect();
     two.sort();
     c.input("alice", "first note");

@@ -17,7 +17,7 @@ fn all_say(r: &RoundReport, user: &str, expected: &[String]) {
 
 #[test]
 fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
-    let c = Cluster::new(cargo_example("ledger").unwrap())
+    let c = Cluster::builder(cargo_example("ledger").unwrap())
         .nodes(3)
         .user("alice")
         .user("zed")
@@ -27,7 +27,10 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
     let amy = c.user_public_key("amy");
     // The engine's order (by key): alice, amy, zed.
     assert!(alice < amy && amy < zed);
-    let mut c = c.env("LEDGER_MINTERS", &format!("{alice}, not-a-key"));
+    let mut c = c
+        .env("LEDGER_MINTERS", &format!("{alice}, not-a-key"))
+        .build()
+        .unwrap();
 
     let transfer =
         |to: &str, amount: &str| format!(r#"{{"transfer":{{"to":"{to}","amount":{amount}}}}}"#);
@@ -121,7 +124,7 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
             format!(r#"{{"transferred":{{"to":"{zed}","amount":10,"balance":40}}}}"#),
         ],
     );
-    let state = c.state_dir(1).unwrap().join("ledger.json");
+    let state = c.state_dir(1).join("ledger.json");
     let saved = format!(r#"{{"balances":{{"{alice}":60,"{zed}":40}},"supply":100}}"#);
     assert_eq!(std::fs::read_to_string(&state).unwrap(), saved);
 

@@ -44,19 +44,21 @@ fn first_difference(r: &RoundReport) -> (usize, DiffAt) {
 
 /// What the engine's state sync does for node `to`: take node `from`'s state.
 fn sync_state(c: &Cluster, from: usize, to: usize) {
-    let file = |i: usize| c.state_dir(i).unwrap().join("vote.json");
+    let file = |i: usize| c.state_dir(i).join("vote.json");
     std::fs::copy(file(from), file(to)).unwrap();
 }
 
 #[test]
 fn nodes_decide_on_full_sets_and_record_no_decision_otherwise() {
     // Execution numbers: rounds 1..=7, then a read request.
-    let mut c = Cluster::new(cargo_example("npl_vote").unwrap())
+    let mut c = Cluster::builder(cargo_example("npl_vote").unwrap())
         .nodes(3)
         .user("alice")
         .npl_fault(NplFault::drop_to(2).from(0).in_round(3))
         .npl_fault(NplFault::drop_to(1).from(0).in_round(6))
-        .npl_fault(NplFault::drop_to(2).from(0).in_round(6));
+        .npl_fault(NplFault::drop_to(2).from(0).in_round(6))
+        .build()
+        .unwrap();
     let node0 = c.node_keys(0).public_key;
 
     // Rounds 1 and 2: every proposal arrives, own included; all decide the

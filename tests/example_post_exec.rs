@@ -26,12 +26,12 @@ fn version(current: &str, pending: Option<(&str, u64)>) -> String {
 
 #[test]
 fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
-    let c = Cluster::new(cargo_example("post_exec").unwrap())
+    let c = Cluster::builder(cargo_example("post_exec").unwrap())
         .nodes(3)
         .user("admin")
         .user("zed");
     let admin = c.user_public_key("admin");
-    let mut c = c.env("ADMINS", &admin);
+    let mut c = c.env("ADMINS", &admin).build().unwrap();
 
     // Round 1: schedule 1.1 for ledger 4, with the refusals around it.
     c.input("admin", r#""version""#)
@@ -84,7 +84,7 @@ fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
     let r4 = c.round().unwrap();
     r4.assert_outputs("zed", &[&version("1.0", Some(("1.1", 4)))]);
     assert_eq!(post_exec(&r4), Some(PostExecOutcome::Deleted));
-    let state = c.state_dir(2).unwrap();
+    let state = c.state_dir(2);
     assert_eq!(
         std::fs::read_to_string(state.join("version")).unwrap(),
         "1.1\n"
@@ -110,18 +110,18 @@ fn a_scheduled_upgrade_is_kept_until_its_ledger_then_applied_and_removed() {
 
 #[test]
 fn a_failing_script_fails_every_round_until_the_contract_removes_it() {
-    let c = Cluster::new(cargo_example("post_exec").unwrap())
+    let c = Cluster::builder(cargo_example("post_exec").unwrap())
         .nodes(3)
         .user("admin");
     let admin = c.user_public_key("admin");
-    let mut c = c.env("ADMINS", &admin);
+    let mut c = c.env("ADMINS", &admin).build().unwrap();
     c.input("admin", r#"{"schedule":{"version":"2.0","at":9}}"#);
     assert_eq!(post_exec(&c.round().unwrap()), Some(PostExecOutcome::Kept));
 
     // The staged ledger number goes missing on every node: the script exits
     // 1, and the engine would discard each such round's results.
     for i in 0..3 {
-        std::fs::remove_file(c.state_dir(i).unwrap().join("pending/at")).unwrap();
+        std::fs::remove_file(c.state_dir(i).join("pending/at")).unwrap();
     }
     for _ in 0..2 {
         let r = c.round().unwrap();

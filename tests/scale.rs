@@ -51,7 +51,10 @@ fn ten_thousand_users_in_one_round_under_the_simulator() {
              (10,000 run in ten_thousand_users_in_one_round_by_hand)"
         );
     }
-    let mut c = Cluster::new(BIN).env("CATALOGUE_PEAK_MEMORY", "1");
+    let mut c = Cluster::builder(BIN)
+        .env("CATALOGUE_PEAK_MEMORY", "1")
+        .build()
+        .unwrap();
     for i in 0..users {
         c.input(&format!("u{i:05}"), format!(r#"{{"Echo":"{i}"}}"#));
     }
@@ -201,10 +204,14 @@ fn ten_thousand_users_in_one_round_by_hand() {
 #[test]
 fn arguments_far_larger_than_a_pipe() {
     // 16 MiB of a field the runtime does not know, before the ones it does.
-    let mut c = Cluster::new(BIN).user("alice").map_args(|_, json| {
-        let filler = "x".repeat(16 << 20);
-        json.replacen('{', &format!(r#"{{"future_field":"{filler}","#), 1)
-    });
+    let mut c = Cluster::builder(BIN)
+        .user("alice")
+        .map_args(|_, json| {
+            let filler = "x".repeat(16 << 20);
+            json.replacen('{', &format!(r#"{{"future_field":"{filler}","#), 1)
+        })
+        .build()
+        .unwrap();
     c.input("alice", r#"{"Echo":"hi"}"#);
     let r = c.round().unwrap();
     assert_no_secret(&r);
@@ -221,9 +228,11 @@ fn a_100_mib_input() {
     // hash the input into the lcl, slowly in a debug build.)
     let mut big = vec![b'a'; SIZE];
     big[SIZE - 1] = b'z';
-    let mut c = Cluster::new(BIN)
+    let mut c = Cluster::builder(BIN)
         .user("alice")
-        .env("CATALOGUE_PEAK_MEMORY", "1");
+        .env("CATALOGUE_PEAK_MEMORY", "1")
+        .build()
+        .unwrap();
     // To a `&str` handler (read request): mapped, not copied.
     let r = c.read("alice", &big).unwrap();
     assert_no_secret(&r);

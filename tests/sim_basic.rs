@@ -7,8 +7,10 @@ const ECHO: &str = env!("CARGO_BIN_EXE_test-echo");
 
 #[test]
 fn one_node_echo() {
-    let report = Cluster::new(ECHO)
+    let report = Cluster::builder(ECHO)
         .user("alice")
+        .build()
+        .unwrap()
         .input("alice", b"hi")
         .round()
         .unwrap();
@@ -23,7 +25,12 @@ fn one_node_echo() {
 
 #[test]
 fn three_nodes_agree_and_keep_state_across_rounds() {
-    let mut c = Cluster::new(ECHO).nodes(3).user("alice").user("bob");
+    let mut c = Cluster::builder(ECHO)
+        .nodes(3)
+        .user("alice")
+        .user("bob")
+        .build()
+        .unwrap();
     c.input("alice", b"a1")
         .input("bob", b"b1")
         .input("alice", b"a2");
@@ -36,7 +43,7 @@ fn three_nodes_agree_and_keep_state_across_rounds() {
     c.input("bob", b"b2");
     let r3 = c.round().unwrap();
     r3.assert_agree();
-    let state = c.state_dir(1).unwrap();
+    let state = c.state_dir(1);
     assert_eq!(
         std::fs::read_to_string(state.join("count.txt")).unwrap(),
         "4\n"
@@ -65,7 +72,11 @@ fn runs_are_reproducible() {
         args
     };
     let run = || {
-        let mut c = Cluster::new(ECHO).nodes(2).user("alice");
+        let mut c = Cluster::builder(ECHO)
+            .nodes(2)
+            .user("alice")
+            .build()
+            .unwrap();
         c.input("alice", b"x");
         let r = c.round().unwrap();
         (
@@ -80,10 +91,12 @@ fn runs_are_reproducible() {
 
 #[test]
 fn users_sorted_and_listed_without_inputs() {
-    let r = Cluster::new(ECHO)
+    let r = Cluster::builder(ECHO)
         .user("zed")
         .user("amy")
         .user("kim")
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     let args: serde_json::Value = serde_json::from_str(&r.node(0).args_json).unwrap();
@@ -109,7 +122,7 @@ fn users_sorted_and_listed_without_inputs() {
 
 #[test]
 fn input_offsets_are_4096_aligned_and_grow() {
-    let mut c = Cluster::new(ECHO).user("alice");
+    let mut c = Cluster::builder(ECHO).user("alice").build().unwrap();
     c.input("alice", vec![b'x'; 5000]).input("alice", b"y");
     let r1 = c.round().unwrap();
     c.input("alice", b"z");
@@ -137,11 +150,13 @@ fn input_offsets_are_4096_aligned_and_grow() {
 
 #[test]
 fn read_request_is_read_only() {
-    let mut c = Cluster::new(ECHO)
+    let mut c = Cluster::builder(ECHO)
         .nodes(2)
         .user("alice")
         .user("bob")
-        .env("ECHO_META", "1");
+        .env("ECHO_META", "1")
+        .build()
+        .unwrap();
     c.input("alice", b"a");
     c.round().unwrap().assert_agree();
     let r = c.read("bob", b"q").unwrap();
@@ -162,7 +177,7 @@ fn read_request_is_read_only() {
     assert!(args.get("npl_fd").is_none() && args.get("lcl_seq_no").is_none());
     // The count file was not touched by the read request.
     assert_eq!(
-        std::fs::read_to_string(c.state_dir(0).unwrap().join("count.txt")).unwrap(),
+        std::fs::read_to_string(c.state_dir(0).join("count.txt")).unwrap(),
         "1\n"
     );
     // A read request does not advance the lcl.
@@ -173,12 +188,14 @@ fn read_request_is_read_only() {
 fn mode_variant_and_fallback_rounds() {
     // A fallback run's time limit is the round time minus 100 ms: a long
     // round time, so that a loaded machine never hits it.
-    let mut c = Cluster::new(ECHO)
+    let mut c = Cluster::builder(ECHO)
         .nodes(2)
         .variant(Variant::Mode)
         .user("alice")
         .env("ECHO_META", "1")
-        .configure(|c| c.consensus.roundtime = 60_000);
+        .configure(|c| c.consensus.roundtime = 60_000)
+        .build()
+        .unwrap();
     c.input("alice", b"a");
     let r1 = c.round().unwrap();
     r1.assert_agree();
@@ -211,7 +228,7 @@ fn mode_variant_and_fallback_rounds() {
     assert!(args["npl_fd"].is_i64());
     assert!(f2.node(0).post_exec.is_none());
     assert_eq!(
-        std::fs::read_to_string(c.state_dir(0).unwrap().join("fallback.txt")).unwrap(),
+        std::fs::read_to_string(c.state_dir(0).join("fallback.txt")).unwrap(),
         "2 0\n"
     );
     // Back to consensus: the counter resets and the lcl moves on.
@@ -223,21 +240,29 @@ fn mode_variant_and_fallback_rounds() {
 
 #[test]
 fn fallback_needs_mode_variant() {
-    let err = Cluster::new(ECHO).fallback_round().unwrap_err();
+    let err = Cluster::builder(ECHO)
+        .build()
+        .unwrap()
+        .fallback_round()
+        .unwrap_err();
     assert!(err.to_string().contains("variant"), "{err}");
 }
 
 #[test]
 fn missing_binary_is_a_simulator_error() {
-    let err = Cluster::new("/nonexistent/contract").round().unwrap_err();
+    let err = Cluster::builder("/nonexistent/contract")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/contract"), "{err}");
 }
 
 #[test]
 fn exit_codes_are_reported_but_count_as_success() {
     // A contract panicking on bad args exits with 101; the engine calls that success.
-    let r = Cluster::new(ECHO)
+    let r = Cluster::builder(ECHO)
         .map_args(|_, _| "not json".into())
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     assert_eq!(r.node(0).exit, Exit::Code(101));
@@ -247,11 +272,13 @@ fn exit_codes_are_reported_but_count_as_success() {
 
 #[test]
 fn patch_cfg_keys_and_usage() {
-    let mut c = Cluster::new(hotpocket::sim::cargo_bin("test-echo").unwrap())
+    let mut c = Cluster::builder(hotpocket::sim::cargo_bin("test-echo").unwrap())
         .nodes(3)
-        .user("alice");
+        .user("alice")
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
-    let root = c.root().unwrap().to_owned();
+    let root = c.root().to_owned();
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("node2/patch.cfg")).unwrap())
             .unwrap();

@@ -4,9 +4,11 @@ use hotpocket::sim::{Cluster, DiffAt, Verdict};
 
 #[test]
 fn nondeterministic_contract_disagrees_on_three_nodes() {
-    let mut c = Cluster::new(env!("CARGO_BIN_EXE_test-nondeterministic"))
+    let mut c = Cluster::builder(env!("CARGO_BIN_EXE_test-nondeterministic"))
         .nodes(3)
-        .user("alice");
+        .user("alice")
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
     r.assert_disagree();
     let Verdict::Differ(d) = &r.verdict else {
@@ -22,8 +24,10 @@ fn nondeterministic_contract_disagrees_on_three_nodes() {
             .starts_with(&format!("node {} differs from node 0 at output #", d.node))
     );
     // With no users there are no outputs; the state file still differs.
-    let r = Cluster::new(env!("CARGO_BIN_EXE_test-nondeterministic"))
+    let r = Cluster::builder(env!("CARGO_BIN_EXE_test-nondeterministic"))
         .nodes(3)
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     let Verdict::Differ(d) = &r.verdict else {
@@ -40,10 +44,12 @@ fn nondeterministic_contract_disagrees_on_three_nodes() {
 
 #[test]
 fn deterministic_contract_agrees_over_rounds() {
-    let mut c = Cluster::new(env!("CARGO_BIN_EXE_test-echo"))
+    let mut c = Cluster::builder(env!("CARGO_BIN_EXE_test-echo"))
         .nodes(3)
         .user("alice")
-        .user("bob");
+        .user("bob")
+        .build()
+        .unwrap();
     for i in 0..3 {
         c.input("alice", format!("a{i}"))
             .input("bob", format!("b{i}"));
@@ -58,9 +64,11 @@ fn deterministic_contract_agrees_over_rounds() {
 
 #[test]
 fn report_renders_outputs_and_verdict() {
-    let mut c = Cluster::new(env!("CARGO_BIN_EXE_test-nondeterministic"))
+    let mut c = Cluster::builder(env!("CARGO_BIN_EXE_test-nondeterministic"))
         .nodes(2)
-        .user("alice");
+        .user("alice")
+        .build()
+        .unwrap();
     let text = c.round().unwrap().to_string();
     assert!(text.contains("round 1: consensus, lcl 1-"), "{text}");
     assert!(text.contains("-> alice: \"pid:"), "{text}");

@@ -69,19 +69,13 @@ const CASES: &[(&str, &str)] = &[
 const OBSERVED: &[&str] = &["mem_available"];
 
 /// Hazards today's simulator does not yet make differ between nodes (every
-/// simulated node gets the same NPL order, `active_on`, binary path,
+/// simulated node gets the same binary path,
 /// hostname, boot id, CPUs, clock second, environment and file system), or
 /// makes differ only by chance (`dir_mtime`, `process_start_ticks`). They are
 /// run and shown, not asserted, so the table tracks the gap; a case leaves
 /// this list when the simulator varies what it depends on (issue: nodes that
 /// differ like real ones).
 const NOT_YET_VARIED: &[&str] = &[
-    "npl_first_sender",
-    "npl_arrival_order",
-    "npl_first_value",
-    "npl_quorum_set",
-    "npl_last_wins",
-    "active_on",
     "argv0",
     "current_exe",
     "hostname",

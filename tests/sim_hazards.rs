@@ -5,9 +5,11 @@ use hotpocket::sim::{Cluster, ControlMeaning, Exit, Hazard, HazardKind, RoundRep
 const HAZARDS: &str = env!("CARGO_BIN_EXE_test-hazards");
 
 fn run(hazard: &str) -> RoundReport {
-    Cluster::new(HAZARDS)
+    Cluster::builder(HAZARDS)
         .user("alice")
         .env("HAZARD", hazard)
+        .build()
+        .unwrap()
         .round()
         .unwrap()
 }
@@ -63,10 +65,11 @@ fn empty_npl_packet() {
 
 #[test]
 fn args_larger_than_a_pipe() {
-    let mut c = Cluster::new(env!("CARGO_BIN_EXE_test-echo"));
+    let mut c = Cluster::builder(env!("CARGO_BIN_EXE_test-echo"));
     for i in 0..1200 {
         c = c.user(&format!("user{i}"));
     }
+    let mut c = c.build().unwrap();
     let r = c.round().unwrap();
     r.assert_hazard(HazardKind::ArgsExceedPipe).assert_success();
     assert!(r.node(0).args_json.len() > 64 * 1024);
@@ -74,10 +77,11 @@ fn args_larger_than_a_pipe() {
 
 #[test]
 fn args_via_file_hands_complete_args_and_keeps_the_hazard() {
-    let mut c = Cluster::new(env!("CARGO_BIN_EXE_test-echo")).args_via_file(true);
+    let mut c = Cluster::builder(env!("CARGO_BIN_EXE_test-echo")).args_via_file(true);
     for i in 0..1200 {
         c = c.user(&format!("user{i}"));
     }
+    let mut c = c.build().unwrap();
     c.input("user1199", "last");
     let r = c.round().unwrap();
     // Still true of the engine, so still reported.
@@ -86,10 +90,12 @@ fn args_via_file_hands_complete_args_and_keeps_the_hazard() {
     assert_eq!(r.node(0).outputs_to("user1199").len(), 1);
 
     // Stdin is a regular file then, not a pipe.
-    let r = Cluster::new(HAZARDS)
+    let r = Cluster::builder(HAZARDS)
         .user("alice")
         .env("HAZARD", "inspect")
         .args_via_file(true)
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     let lines: Vec<String> = r
@@ -106,10 +112,12 @@ fn args_via_file_hands_complete_args_and_keeps_the_hazard() {
 
 #[test]
 fn death_by_signal() {
-    let r = Cluster::new(HAZARDS)
+    let r = Cluster::builder(HAZARDS)
         .user("alice")
         .env("HAZARD", "abort")
         .seed_executable("post_exec.sh", "#!/bin/sh\nexit 0\n")
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     assert_eq!(r.node(0).exit, Exit::Signal(6));
@@ -123,10 +131,12 @@ fn death_by_signal() {
 
 #[test]
 fn exec_timeout_kills() {
-    let r = Cluster::new(HAZARDS)
+    let r = Cluster::builder(HAZARDS)
         .user("alice")
         .env("HAZARD", "sleep")
         .exec_timeout(300)
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     assert_eq!(r.node(0).exit, Exit::Signal(9));
@@ -147,22 +157,21 @@ fn incomplete_last_output_is_delivered() {
 
 #[test]
 fn read_request_writing_state() {
-    let mut c = Cluster::new(HAZARDS)
+    let mut c = Cluster::builder(HAZARDS)
         .user("alice")
-        .env("HAZARD", "write-state");
+        .env("HAZARD", "write-state")
+        .build()
+        .unwrap();
     let r = c.read("alice", b"x").unwrap();
     r.assert_hazard(HazardKind::ReadOnlyWrite)
         .assert_outputs("alice", &["wrote"]);
     assert!(r.node(0).hazards.contains(&Hazard::ReadOnlyWrite {
         files: vec!["written.txt".into()]
     }));
-    assert!(
-        !c.state_dir(0).unwrap().join("written.txt").exists(),
-        "discarded"
-    );
+    assert!(!c.state_dir(0).join("written.txt").exists(), "discarded");
     // In a consensus round the same write is fine.
     c.round().unwrap().assert_no_hazards();
-    assert!(c.state_dir(0).unwrap().join("written.txt").exists());
+    assert!(c.state_dir(0).join("written.txt").exists());
 }
 
 #[test]

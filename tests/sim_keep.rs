@@ -1,10 +1,10 @@
-//! A cluster kept in a directory (`Cluster::keep_state`) is continued by the
+//! A cluster kept in a directory (`ClusterBuilder::keep_state`) is continued by the
 //! next cluster given that directory: state, lcl chain, round numbers, clock
 //! and configuration carry on; a different cluster is refused.
 
 use std::path::PathBuf;
 
-use hotpocket::sim::{Cluster, GENESIS_MS, SimError, Variant};
+use hotpocket::sim::{Cluster, ClusterBuilder, GENESIS_MS, SimError, Variant};
 
 const COUNTER: &str = env!("CARGO_BIN_EXE_test-runtime-counter");
 
@@ -25,8 +25,8 @@ impl Drop for Dir {
     }
 }
 
-fn kept(dir: &Dir) -> Cluster {
-    Cluster::new(COUNTER)
+fn kept(dir: &Dir) -> ClusterBuilder {
+    Cluster::builder(COUNTER)
         .nodes(3)
         .user("alice")
         .keep_state(&dir.0)
@@ -36,8 +36,8 @@ fn kept(dir: &Dir) -> Cluster {
 fn two_runs_accumulate_state_and_continue_the_lcl() {
     let dir = Dir::new("continue");
     let first = {
-        let mut c = kept(&dir);
-        assert_eq!(c.start().unwrap(), None, "nothing to continue yet");
+        let mut c = kept(&dir).build().unwrap();
+        assert_eq!(c.resumed(), None, "nothing to continue yet");
         c.input("alice", "4");
         let r = c.round().unwrap();
         r.assert_agree().assert_outputs("alice", &["4"]);
@@ -45,8 +45,8 @@ fn two_runs_accumulate_state_and_continue_the_lcl() {
     };
     assert!(dir.0.join("cluster.json").is_file());
 
-    let mut c = kept(&dir);
-    let resumed = c.start().unwrap().expect("continues the kept cluster");
+    let mut c = kept(&dir).build().unwrap();
+    let resumed = c.resumed().cloned().expect("continues the kept cluster");
     assert_eq!(
         (resumed.rounds, resumed.lcl_seq_no, resumed.timestamp),
         (1, 1, first.timestamp)
@@ -65,7 +65,11 @@ fn two_runs_accumulate_state_and_continue_the_lcl() {
         .assert_outputs("alice", &["total 8"]);
 
     // Exactly what one cluster running both rounds gives.
-    let mut whole = Cluster::new(COUNTER).nodes(3).user("alice");
+    let mut whole = Cluster::builder(COUNTER)
+        .nodes(3)
+        .user("alice")
+        .build()
+        .unwrap();
     whole.input("alice", "4");
     whole.round().unwrap();
     whole.input("alice", "4");
@@ -78,20 +82,17 @@ fn two_runs_accumulate_state_and_continue_the_lcl() {
 #[test]
 fn a_different_cluster_is_refused_and_fresh_starts_over() {
     let dir = Dir::new("mismatch");
-    let mut c = kept(&dir);
+    let mut c = kept(&dir).build().unwrap();
     c.input("alice", "4");
     c.round().unwrap().assert_agree();
     drop(c);
 
-    let refused = |c: Cluster| {
-        let mut c = c;
-        match c.round() {
-            Err(SimError::KeptState { dir: d, problem }) => {
-                assert_eq!(d, dir.0);
-                problem
-            }
-            other => panic!("expected KeptState, got {other:?}"),
+    let refused = |c: ClusterBuilder| match c.build() {
+        Err(SimError::KeptState { dir: d, problem }) => {
+            assert_eq!(d, dir.0);
+            problem
         }
+        other => panic!("expected KeptState, got {other:?}"),
     };
     let problem = refused(kept(&dir).nodes(2));
     assert_eq!(problem, "it has 3 nodes, not 2");
@@ -100,36 +101,42 @@ fn a_different_cluster_is_refused_and_fresh_starts_over() {
     let problem = refused(kept(&dir).contract_id("11111111-2222-4333-8444-555555555555"));
     assert!(problem.contains("contract id"), "{problem}");
     // The message says what to do.
-    let e = kept(&dir).nodes(1).round().unwrap_err().to_string();
-    assert!(e.contains("Cluster::fresh"), "{e}");
+    let e = kept(&dir).nodes(1).build().unwrap_err().to_string();
+    assert!(e.contains("ClusterBuilder::fresh"), "{e}");
 
     // Nothing was touched: the original cluster still continues.
-    let mut c = kept(&dir);
+    let mut c = kept(&dir).build().unwrap();
     c.input("alice", "1");
     c.round().unwrap().assert_outputs("alice", &["5"]);
     drop(c);
 
     // A fresh start discards it, even with another shape.
-    let mut c = Cluster::new(COUNTER)
+    let mut c = Cluster::builder(COUNTER)
         .nodes(2)
         .user("alice")
         .keep_state(&dir.0)
-        .fresh();
-    assert_eq!(c.start().unwrap(), None);
+        .fresh()
+        .build()
+        .unwrap();
+    assert_eq!(c.resumed(), None);
     c.input("alice", "1");
     let r = c.round().unwrap();
     r.assert_outputs("alice", &["1"]);
     assert_eq!((r.number, r.lcl_seq_no), (1, 1));
     assert!(!dir.0.join("node2").exists(), "the third node is gone");
     drop(c);
-    let mut c = Cluster::new(COUNTER).nodes(2).keep_state(&dir.0);
-    assert_eq!(c.start().unwrap().map(|r| r.rounds), Some(1));
+    let c = Cluster::builder(COUNTER)
+        .nodes(2)
+        .keep_state(&dir.0)
+        .build()
+        .unwrap();
+    assert_eq!(c.resumed().map(|r| r.rounds), Some(1));
 }
 
 #[test]
 fn configuration_carries_over_with_the_operators_changes() {
     let dir = Dir::new("config");
-    let mut c = kept(&dir).env("A", "1").env("B", "1");
+    let mut c = kept(&dir).env("A", "1").env("B", "1").build().unwrap();
     // The contract changes the round time; the nodes apply it.
     c.input("alice", "roundtime=2000");
     let r = c.round().unwrap();
@@ -138,8 +145,8 @@ fn configuration_carries_over_with_the_operators_changes() {
     drop(c);
 
     // Next run: A changed, B removed, C added (an operator editing hp.cfg).
-    let mut c = kept(&dir).env("A", "2").env("C", "1");
-    let resumed = c.start().unwrap().unwrap();
+    let mut c = kept(&dir).env("A", "2").env("C", "1").build().unwrap();
+    let resumed = c.resumed().cloned().unwrap();
     let keys: Vec<&str> = resumed
         .config_changes
         .iter()
@@ -169,9 +176,9 @@ fn configuration_carries_over_with_the_operators_changes() {
 #[test]
 fn an_unreadable_manifest_is_refused() {
     let dir = Dir::new("corrupt");
-    kept(&dir).round().unwrap();
+    kept(&dir).build().unwrap().round().unwrap();
     std::fs::write(dir.0.join("cluster.json"), "{").unwrap();
-    match kept(&dir).round() {
+    match kept(&dir).build() {
         Err(SimError::KeptState { problem, .. }) => {
             assert!(problem.contains("cluster.json"), "{problem}")
         }
@@ -185,7 +192,7 @@ fn a_directory_without_a_manifest_starts_fresh() {
     std::fs::create_dir_all(dir.0.join("node0/state")).unwrap();
     std::fs::write(dir.0.join("node0/state/counter.json"), "{\"total\":41}").unwrap();
     std::fs::write(dir.0.join("notes.txt"), "mine").unwrap();
-    let mut c = kept(&dir);
+    let mut c = kept(&dir).build().unwrap();
     c.input("alice", "1");
     let r = c.round().unwrap();
     r.assert_agree().assert_outputs("alice", &["1"]);

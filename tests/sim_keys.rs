@@ -11,7 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_test-signer");
 
 #[test]
 fn nodes_verify_each_others_signatures_made_with_the_round_private_key() {
-    let mut c = Cluster::new(BIN).nodes(3).user("alice");
+    let mut c = Cluster::builder(BIN)
+        .nodes(3)
+        .user("alice")
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
     r.assert_success().assert_no_hazards().assert_agree();
     let expected: BTreeMap<String, bool> = (0..3)
@@ -36,7 +40,12 @@ fn nodes_verify_each_others_signatures_made_with_the_round_private_key() {
 
 #[test]
 fn contract_verifies_a_signature_made_as_the_user() {
-    let mut c = Cluster::new(BIN).nodes(2).user("alice").user("bob");
+    let mut c = Cluster::builder(BIN)
+        .nodes(2)
+        .user("alice")
+        .user("bob")
+        .build()
+        .unwrap();
     let alice = KeyPair::user("alice");
     let signed = |msg: &str, key: &KeyPair| {
         serde_json::json!({"msg": msg, "sig": key.sign(msg.as_bytes()).unwrap()}).to_string()

@@ -8,10 +8,12 @@ const ECHO: &str = env!("CARGO_BIN_EXE_test-echo");
 
 #[test]
 fn user_output_limit_closes_the_socket() {
-    let r = Cluster::new(HAZARDS)
+    let r = Cluster::builder(HAZARDS)
         .user("alice")
         .env("HAZARD", "flood-output")
         .configure(|c| c.round_limits.user_output_bytes = 10_000)
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     r.assert_hazard(HazardKind::UserOutputLimit);
@@ -38,13 +40,15 @@ fn npl_output_limit_then_incoming_message_kills() {
     // Node 0 sends three packets of 1000 bytes: the third crosses the limit
     // and closes the engine's socket. Only then does node 1 start and send
     // one message, which node 0's engine fails to write.
-    let r = Cluster::new(HAZARDS)
+    let r = Cluster::builder(HAZARDS)
         .nodes(2)
         .user("alice")
         .env("HAZARD", "flood-npl")
         .env("FLOOD_NPL_LATE", &KeyPair::node(1).public_key)
         .configure(|c| c.round_limits.npl_output_bytes = 2500)
         .start_after_npl(1, 3)
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     let n = r.node(0);
@@ -60,9 +64,11 @@ fn npl_output_limit_then_incoming_message_kills() {
 
 #[test]
 fn user_input_limit_rejects_inputs() {
-    let mut c = Cluster::new(ECHO)
+    let mut c = Cluster::builder(ECHO)
         .user("alice")
-        .configure(|c| c.round_limits.user_input_bytes = 5);
+        .configure(|c| c.round_limits.user_input_bytes = 5)
+        .build()
+        .unwrap();
     c.input("alice", b"abc")
         .input("alice", b"de")
         .input("alice", b"f");
@@ -74,7 +80,7 @@ fn user_input_limit_rejects_inputs() {
 #[test]
 fn process_set_up_matches_the_engine() {
     let leak = std::env::temp_dir().join(format!("hp-sim-leak-{}", std::process::id()));
-    let r = Cluster::new(HAZARDS)
+    let r = Cluster::builder(HAZARDS)
         .user("alice")
         .user("bob")
         .env("HAZARD", "inspect")
@@ -83,6 +89,8 @@ fn process_set_up_matches_the_engine() {
         .leak_engine_fds()
         .leak_file(&leak)
         .configure(|c| c.round_limits.proc_ofd_count = 200)
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     let n = r.node(0);
@@ -118,10 +126,12 @@ fn process_set_up_matches_the_engine() {
 
 #[test]
 fn post_exec_success_deletes_the_script() {
-    let mut c = Cluster::new(HAZARDS)
+    let mut c = Cluster::builder(HAZARDS)
         .nodes(2)
         .user("alice")
-        .env("HAZARD", "post-exec");
+        .env("HAZARD", "post-exec")
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
     r.assert_agree();
     let p = r.node(0).post_exec.as_ref().unwrap();
@@ -130,7 +140,7 @@ fn post_exec_success_deletes_the_script() {
         (Exit::Code(0), PostExecOutcome::Deleted)
     );
     assert_eq!(String::from_utf8_lossy(&p.output), "post-exec-ran\n");
-    let state = c.state_dir(0).unwrap();
+    let state = c.state_dir(0);
     assert!(!state.join("post_exec.sh").exists());
     // argv[1] is the single string "<seq> <hash>".
     let log = std::fs::read_to_string(state.join("post.log")).unwrap();
@@ -148,10 +158,12 @@ fn post_exec_success_deletes_the_script() {
 
 #[test]
 fn post_exec_exit_3_to_125_keeps_the_script() {
-    let mut c = Cluster::new(HAZARDS)
+    let mut c = Cluster::builder(HAZARDS)
         .user("alice")
         .env("HAZARD", "post-exec")
-        .env("POST_EXEC_CODE", "7");
+        .env("POST_EXEC_CODE", "7")
+        .build()
+        .unwrap();
     let r1 = c.round().unwrap();
     assert_eq!(
         r1.node(0).post_exec.as_ref().unwrap().outcome,
@@ -162,7 +174,7 @@ fn post_exec_exit_3_to_125_keeps_the_script() {
         r2.node(0).post_exec.as_ref().unwrap().outcome,
         PostExecOutcome::Kept
     );
-    let log = std::fs::read_to_string(c.state_dir(0).unwrap().join("post.log")).unwrap();
+    let log = std::fs::read_to_string(c.state_dir(0).join("post.log")).unwrap();
     assert_eq!(log.lines().count(), 2);
     // Not in read requests.
     assert!(c.read("alice", b"x").unwrap().node(0).post_exec.is_none());
@@ -171,10 +183,12 @@ fn post_exec_exit_3_to_125_keeps_the_script() {
 #[test]
 fn post_exec_failure_codes() {
     for code in ["1", "2", "126", "200"] {
-        let r = Cluster::new(HAZARDS)
+        let r = Cluster::builder(HAZARDS)
             .user("alice")
             .env("HAZARD", "post-exec")
             .env("POST_EXEC_CODE", code)
+            .build()
+            .unwrap()
             .round()
             .unwrap();
         let n = r.node(0);
@@ -186,9 +200,11 @@ fn post_exec_failure_codes() {
 
 #[test]
 fn post_exec_without_exec_bit_fails() {
-    let r = Cluster::new(ECHO)
+    let r = Cluster::builder(ECHO)
         .user("alice")
         .seed_file("post_exec.sh", "#!/bin/sh\nexit 0\n")
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     let p = r.node(0).post_exec.as_ref().unwrap();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use hotpocket::sim::{Cluster, Exit, HazardKind, Variant};
+use hotpocket::sim::{Cluster, ClusterBuilder, Exit, HazardKind, Variant};
 
 fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node")
@@ -52,9 +52,9 @@ fn node() -> &'static Path {
     })
 }
 
-fn cluster(lib: &str, nodes: usize) -> Cluster {
+fn cluster(lib: &str, nodes: usize) -> ClusterBuilder {
     let script = node_dir().join("echo.js");
-    Cluster::new(node())
+    Cluster::builder(node())
         .bin_args(script.to_str().expect("UTF-8 path"))
         .nodes(nodes)
         .user("alice")
@@ -79,7 +79,7 @@ fn senders(c: &Cluster, nodes: usize) -> String {
 
 #[test]
 fn v074_one_node_consensus_and_read_request() {
-    let mut c = cluster("hpc074", 1).env("ECHO_META", "1");
+    let mut c = cluster("hpc074", 1).env("ECHO_META", "1").build().unwrap();
     c.input("alice", b"hi")
         .input("bob", b"yo")
         .input("alice", b"again");
@@ -89,7 +89,7 @@ fn v074_one_node_consensus_and_read_request() {
     r.assert_outputs("alice", &[meta, "echo:hi", "echo:again"])
         .assert_outputs("bob", &[meta, "echo:yo"]);
     assert_eq!(
-        std::fs::read_to_string(c.state_dir(0).unwrap().join("count.txt")).unwrap(),
+        std::fs::read_to_string(c.state_dir(0).join("count.txt")).unwrap(),
         "3\n"
     );
 
@@ -110,7 +110,9 @@ fn v074_one_node_consensus_and_read_request() {
 fn v074_three_nodes_npl_exchange_with_force_terminate() {
     let mut c = cluster("hpc074", 3)
         .env("NPL_EXCHANGE", "1")
-        .env("FORCE_TERMINATE", "1");
+        .env("FORCE_TERMINATE", "1")
+        .build()
+        .unwrap();
     c.input("alice", b"x");
     let r = c.round().unwrap();
     r.assert_agree();
@@ -138,7 +140,9 @@ fn v074_npl_without_force_terminate_never_exits() {
     let (c, r) = loop {
         let mut c = cluster("hpc074", 1)
             .env("NPL_EXCHANGE", "1")
-            .exec_timeout(limit);
+            .exec_timeout(limit)
+            .build()
+            .unwrap();
         let r = c.round().unwrap();
         if !r.node(0).outputs_to("alice").is_empty() || limit >= 48_000 {
             break (c, r);
@@ -153,7 +157,7 @@ fn v074_npl_without_force_terminate_never_exits() {
 
 #[test]
 fn v0510_always_self_sigints() {
-    let mut c = cluster("hpc0510", 1).env("ECHO_META", "1");
+    let mut c = cluster("hpc0510", 1).env("ECHO_META", "1").build().unwrap();
     c.input("alice", b"hi");
     let r = c.round().unwrap();
     assert_eq!(r.node(0).exit, Exit::Signal(2));
@@ -177,7 +181,10 @@ fn v0510_always_self_sigints() {
 
 #[test]
 fn v0510_three_nodes_npl_exchange() {
-    let mut c = cluster("hpc0510", 3).env("NPL_EXCHANGE", "1");
+    let mut c = cluster("hpc0510", 3)
+        .env("NPL_EXCHANGE", "1")
+        .build()
+        .unwrap();
     c.input("bob", b"b");
     let r = c.round().unwrap();
     r.assert_agree()
@@ -186,7 +193,7 @@ fn v0510_three_nodes_npl_exchange() {
     c.input("alice", b"a");
     c.round().unwrap().assert_agree();
     assert_eq!(
-        std::fs::read_to_string(c.state_dir(2).unwrap().join("count.txt")).unwrap(),
+        std::fs::read_to_string(c.state_dir(2).join("count.txt")).unwrap(),
         "2\n"
     );
 }
@@ -197,7 +204,9 @@ fn published_library_does_not_speak_the_mode_variant() {
     // published library cannot tell a read request from a consensus round.
     let mut c = cluster("hpc074", 1)
         .variant(Variant::Mode)
-        .env("ECHO_META", "1");
+        .env("ECHO_META", "1")
+        .build()
+        .unwrap();
     let r = c.read("alice", b"q").unwrap();
     r.assert_outputs(
         "alice",

@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use hotpocket::sim::{Cluster, DiffAt, NplFault, Verdict};
+use hotpocket::sim::{Cluster, ClusterBuilder, DiffAt, NplFault, Verdict};
 
 const ECHO: &str = env!("CARGO_BIN_EXE_test-echo");
 
-fn exchange(nodes: usize) -> Cluster {
-    Cluster::new(ECHO)
+fn exchange(nodes: usize) -> ClusterBuilder {
+    Cluster::builder(ECHO)
         .nodes(nodes)
         .user("alice")
         .env("NPL_EXCHANGE", "1")
@@ -24,7 +24,7 @@ fn prefix(c: &Cluster, i: usize) -> String {
 
 #[test]
 fn every_node_hears_everyone_including_itself() {
-    let mut c = exchange(3);
+    let mut c = exchange(3).build().unwrap();
     let r = c.round().unwrap();
     r.assert_agree().assert_no_hazards();
     let mut all: Vec<String> = (0..3).map(|i| prefix(&c, i)).collect();
@@ -55,7 +55,9 @@ fn want(i: usize, n: usize) -> String {
 fn dropped_messages_make_nodes_disagree() {
     let mut c = exchange(3)
         .env("NPL_WANT", &want(2, 0))
-        .npl_fault(NplFault::drop_to(2));
+        .npl_fault(NplFault::drop_to(2))
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
     r.assert_disagree();
     let Verdict::Differ(d) = &r.verdict else {
@@ -82,7 +84,10 @@ fn dropped_messages_make_nodes_disagree() {
 
 #[test]
 fn drop_from_one_sender_in_one_round() {
-    let mut c = exchange(2).npl_fault(NplFault::drop_to(1).from(0).in_round(2));
+    let mut c = exchange(2)
+        .npl_fault(NplFault::drop_to(1).from(0).in_round(2))
+        .build()
+        .unwrap();
     c.round().unwrap().assert_agree();
     c.config_mut()
         .environment
@@ -98,7 +103,10 @@ fn drop_from_one_sender_in_one_round() {
 
 #[test]
 fn delayed_messages_still_arrive() {
-    let mut c = exchange(3).npl_fault(NplFault::delay_to(1, Duration::from_millis(150)));
+    let mut c = exchange(3)
+        .npl_fault(NplFault::delay_to(1, Duration::from_millis(150)))
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
     r.assert_agree();
     assert_eq!(r.node(1).npl_received.len(), 3);
@@ -106,7 +114,11 @@ fn delayed_messages_still_arrive() {
 
 #[test]
 fn observers_send_nothing() {
-    let mut c = exchange(3).env("NPL_WANT", "2").observer(2);
+    let mut c = exchange(3)
+        .env("NPL_WANT", "2")
+        .observer(2)
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
     // Nobody hears node 2, node 2 hears the others: all see the same two senders.
     r.assert_agree();
@@ -130,7 +142,9 @@ fn late_starter_misses_earlier_messages() {
     // its own; the others wait for its message too.
     let mut c = exchange(3)
         .env("NPL_WANT", &want(2, 1))
-        .start_after_npl(2, 2);
+        .start_after_npl(2, 2)
+        .build()
+        .unwrap();
     let r = c.round().unwrap();
     r.assert_disagree();
     let late = r.node(2);
@@ -152,7 +166,12 @@ fn late_starter_misses_earlier_messages() {
 fn a_node_that_fails_to_run_releases_a_held_node() {
     // Opening "/" read-write fails on every node before its contract runs;
     // node 1, held until others send, must not wait for node 0 forever.
-    let r = exchange(2).start_after_npl(1, 1).leak_file("/").round();
+    let r = exchange(2)
+        .start_after_npl(1, 1)
+        .leak_file("/")
+        .build()
+        .unwrap()
+        .round();
     assert!(
         matches!(r, Err(hotpocket::sim::SimError::Io { .. })),
         "{r:?}"
@@ -161,10 +180,12 @@ fn a_node_that_fails_to_run_releases_a_held_node() {
 
 #[test]
 fn start_delay_holds_a_node_back() {
-    let r = Cluster::new(ECHO)
+    let r = Cluster::builder(ECHO)
         .nodes(2)
         .user("alice")
         .start_delay(1, Duration::from_millis(200))
+        .build()
+        .unwrap()
         .round()
         .unwrap();
     r.assert_agree();
@@ -174,7 +195,7 @@ fn start_delay_holds_a_node_back() {
 
 #[test]
 fn no_npl_in_read_requests() {
-    let mut c = exchange(2);
+    let mut c = exchange(2).build().unwrap();
     let r = c.read("alice", b"q").unwrap();
     r.assert_agree().assert_outputs("alice", &["echo:q"]);
     assert!(

@@ -15,13 +15,17 @@ fn changed_keys(r: &hotpocket::sim::RoundReport) -> Vec<String> {
 }
 
 fn patch_file(c: &Cluster, node: usize) -> serde_json::Value {
-    let path = c.root().unwrap().join(format!("node{node}/patch.cfg"));
+    let path = c.root().join(format!("node{node}/patch.cfg"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
 fn valid_change_on_every_node_applies_to_the_next_round() {
-    let mut c = Cluster::new(PATCH).nodes(3).user("alice");
+    let mut c = Cluster::builder(PATCH)
+        .nodes(3)
+        .user("alice")
+        .build()
+        .unwrap();
     c.input("alice", "set consensus.roundtime 2000")
         .input("alice", "set round_limits.user_output_bytes 100")
         .input("alice", r#"set environment {"FOO":"bar"}"#)
@@ -80,10 +84,12 @@ fn valid_change_on_every_node_applies_to_the_next_round() {
 #[test]
 fn runtime_update_applies_and_fallback_uses_the_new_round_time() {
     // Round::update_patch_config keeps the fallback key the `mode` engine requires.
-    let mut c = Cluster::new(COUNTER)
+    let mut c = Cluster::builder(COUNTER)
         .nodes(2)
         .user("alice")
-        .variant(Variant::Mode);
+        .variant(Variant::Mode)
+        .build()
+        .unwrap();
     // Long enough that the fallback run's limit (round time - 100 ms) is
     // never hit on a loaded machine.
     c.input("alice", "roundtime=60000");
@@ -99,7 +105,7 @@ fn runtime_update_applies_and_fallback_uses_the_new_round_time() {
 
 #[test]
 fn fallback_rounds_apply_changes_too() {
-    let mut c = Cluster::new(PATCH)
+    let mut c = Cluster::builder(PATCH)
         .nodes(2)
         .variant(Variant::Mode)
         .env(
@@ -107,7 +113,9 @@ fn fallback_rounds_apply_changes_too() {
             r#"set consensus.fallback {"execute":false}"#,
         )
         // The fallback run's limit is the round time minus 100 ms.
-        .configure(|c| c.consensus.roundtime = 60_000);
+        .configure(|c| c.consensus.roundtime = 60_000)
+        .build()
+        .unwrap();
     let f = c.fallback_round().unwrap();
     f.assert_agree().assert_no_hazards();
     assert_eq!(changed_keys(&f), ["consensus.fallback.execute"], "{f}");
@@ -118,7 +126,11 @@ fn fallback_rounds_apply_changes_too() {
 
 #[test]
 fn invalid_change_is_a_hazard_every_round_until_fixed() {
-    let mut c = Cluster::new(PATCH).nodes(2).user("alice");
+    let mut c = Cluster::builder(PATCH)
+        .nodes(2)
+        .user("alice")
+        .build()
+        .unwrap();
     c.input("alice", "set consensus.roundtime 0");
     let r1 = c.round().unwrap();
     // Both nodes wrote the same bytes: they agree, on a file the engine rejects.
@@ -169,7 +181,11 @@ fn unparsable_and_variant_invalid_files_are_hazards() {
         ),
     ];
     for (variant, command, expected) in cases {
-        let mut c = Cluster::new(PATCH).user("alice").variant(variant);
+        let mut c = Cluster::builder(PATCH)
+            .user("alice")
+            .variant(variant)
+            .build()
+            .unwrap();
         c.input("alice", command);
         let r = c.round().unwrap();
         let hazards = r.hazards();
@@ -183,7 +199,11 @@ fn unparsable_and_variant_invalid_files_are_hazards() {
 
 #[test]
 fn nodes_differing_in_patch_cfg_disagree() {
-    let mut c = Cluster::new(PATCH).nodes(3).user("alice");
+    let mut c = Cluster::builder(PATCH)
+        .nodes(3)
+        .user("alice")
+        .build()
+        .unwrap();
     let key = c.node_keys(1).public_key;
     c.input("alice", format!("only {key} set consensus.roundtime 2000"));
     let r = c.round().unwrap();
@@ -212,7 +232,11 @@ fn nodes_differing_in_patch_cfg_disagree() {
 
 #[test]
 fn changes_between_rounds_are_written_to_patch_cfg() {
-    let mut c = Cluster::new(PATCH).nodes(2).user("alice");
+    let mut c = Cluster::builder(PATCH)
+        .nodes(2)
+        .user("alice")
+        .build()
+        .unwrap();
     let r1 = c.round().unwrap();
     let unl = c.patch_config().unl.clone();
     assert_eq!(unl.len(), 2, "the UNL is filled in with the cluster's keys");
@@ -232,7 +256,7 @@ fn changes_between_rounds_are_written_to_patch_cfg() {
 
 #[test]
 fn read_requests_cannot_change_patch_cfg() {
-    let mut c = Cluster::new(PATCH).user("alice");
+    let mut c = Cluster::builder(PATCH).user("alice").build().unwrap();
     c.round().unwrap();
     let r = c.read("alice", "set consensus.roundtime 2000").unwrap();
     let hazards = r.hazards();
@@ -246,9 +270,9 @@ fn read_requests_cannot_change_patch_cfg() {
 
 #[test]
 fn an_invalid_configuration_is_refused_up_front() {
-    let err = Cluster::new(PATCH)
+    let err = Cluster::builder(PATCH)
         .configure(|c| c.consensus.threshold = 0)
-        .round()
+        .build()
         .unwrap_err()
         .to_string();
     assert!(err.contains("consensus.threshold"), "{err}");

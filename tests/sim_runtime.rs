@@ -10,13 +10,15 @@ const COUNTER: &str = env!("CARGO_BIN_EXE_test-runtime-counter");
 #[test]
 fn runtime_contract_agrees_and_keeps_state() {
     for variant in [Variant::Readonly, Variant::Mode] {
-        let mut c = Cluster::new(COUNTER)
+        let mut c = Cluster::builder(COUNTER)
             .nodes(3)
             .user("alice")
             .user("zed")
             .variant(variant)
             // The fallback run's limit is the round time minus 100 ms.
-            .configure(|c| c.consensus.roundtime = 60_000);
+            .configure(|c| c.consensus.roundtime = 60_000)
+            .build()
+            .unwrap();
         c.input("alice", "5").input("zed", "2");
         c.round()
             .unwrap()
@@ -47,7 +49,7 @@ fn runtime_contract_agrees_and_keeps_state() {
 #[test]
 fn runtime_contract_frames_outputs_for_three_users() {
     for variant in [Variant::Readonly, Variant::Mode] {
-        let mut c = Cluster::new(COUNTER).variant(variant);
+        let mut c = Cluster::builder(COUNTER).variant(variant).build().unwrap();
         for (user, inputs) in [
             ("carol", ["100", "-1", "7", "0"]),
             ("alice", ["1", "2", "3", "4"]),
@@ -84,7 +86,7 @@ fn runtime_contract_frames_outputs_for_three_users() {
 
 #[test]
 fn bad_input_is_reported_and_the_round_goes_on() {
-    let mut c = Cluster::new(COUNTER).user("alice");
+    let mut c = Cluster::builder(COUNTER).user("alice").build().unwrap();
     c.input("alice", "x").input("alice", "3");
     let r = c.round().unwrap();
     r.assert_outputs("alice", &["3"]);
@@ -140,9 +142,11 @@ fn dev_mode_end_to_end() {
 fn dev_mode_never_triggers_under_the_engine() {
     // The engine hands a pipe on stdin and no `--dev`: engine mode, even with
     // arguments that look like dev-mode options.
-    let r = Cluster::new(COUNTER)
+    let r = Cluster::builder(COUNTER)
         .bin_args("--nodes 3")
         .user("alice")
+        .build()
+        .unwrap()
         .input("alice", "1")
         .round()
         .unwrap();

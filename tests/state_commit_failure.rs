@@ -8,7 +8,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use hotpocket::sim::{Cluster, Exit, cargo_example};
+use hotpocket::sim::{Cluster, ClusterBuilder, Exit, cargo_example};
 use support::stderr;
 
 /// A wrapper around the ledger example that, while `flag` exists, starts it
@@ -35,15 +35,15 @@ fn limited_ledger(dir: &Path, flag: &Path) -> PathBuf {
 /// Runs round 1 (alice opens an account, saved), then round 2 (bob opens
 /// one) with `break_save` in force, and checks that round 2 told nobody.
 fn failed_save_tells_no_user(
-    cluster: Cluster,
+    cluster: ClusterBuilder,
     break_save: impl FnOnce(&Path),
     restore: impl FnOnce(&Path),
     why: &str,
 ) {
-    let mut c = cluster.user("alice").user("bob");
+    let mut c = cluster.user("alice").user("bob").build().unwrap();
     c.input("alice", r#""open""#);
     c.round().unwrap().assert_success();
-    let dir = c.state_dir(0).unwrap();
+    let dir = c.state_dir(0);
     let before = std::fs::read(dir.join("ledger.json")).unwrap();
     break_save(&dir);
     c.input("bob", r#""open""#).input("alice", r#""balance""#);
@@ -92,7 +92,7 @@ fn a_save_over_the_file_size_limit_sends_nothing() {
     let flag = tmp.join("limit");
     let bin = limited_ledger(&tmp, &flag);
     failed_save_tells_no_user(
-        Cluster::new(bin),
+        Cluster::builder(bin),
         |_| std::fs::write(&flag, "").unwrap(),
         |_| std::fs::remove_file(&flag).unwrap(),
         "File too large (os error 27)",
@@ -112,7 +112,7 @@ fn a_save_on_a_full_filesystem_sends_nothing() {
     }
     let keep = std::env::temp_dir().join(format!("hp-full-{}", std::process::id()));
     failed_save_tells_no_user(
-        Cluster::new(cargo_example("ledger").unwrap()),
+        Cluster::builder(cargo_example("ledger").unwrap()),
         |dir| {
             // The state directory's files move onto a one-page tmpfs mounted
             // over it: the ledger fills the page, the save's temp file finds

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hotpocket::sim::{Cluster, HazardKind, RoundReport};
+use hotpocket::sim::{Cluster, ClusterBuilder, HazardKind, RoundReport};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MARK_BEGIN: &str =
@@ -69,7 +69,7 @@ struct Scenario {
 impl Scenario {
     /// The args JSON is larger than a pipe (64 KiB): the engine could not
     /// hand it over (it writes it into the pipe before exec), so every
-    /// contract gets it from a file (`Cluster::args_via_file`) instead.
+    /// contract gets it from a file (`ClusterBuilder::args_via_file`) instead.
     fn args_via_file(&self) -> bool {
         match self.work {
             Work::Echo { users, inputs, .. } => users * inputs >= 1000,
@@ -207,31 +207,35 @@ fn node_ready() -> Option<PathBuf> {
     Some(node)
 }
 
-fn contract(kind: Kind, s: &Scenario, node: Option<&Path>) -> Option<Cluster> {
+fn contract(kind: Kind, s: &Scenario, node: Option<&Path>) -> Option<ClusterBuilder> {
     let work = s.work;
     let bin = |name: &str| -> PathBuf { PathBuf::from(name) };
     let script = Path::new(ROOT).join("tests/node/bench.js");
     let script = script.to_str().unwrap_or_default();
     let c = match (kind, work) {
         (Kind::Raw, Work::Empty | Work::Echo { .. }) => {
-            Cluster::new(bin(env!("CARGO_BIN_EXE_bench-raw-echo")))
+            Cluster::builder(bin(env!("CARGO_BIN_EXE_bench-raw-echo")))
         }
-        (Kind::Raw, Work::Npl { .. }) => Cluster::new(bin(env!("CARGO_BIN_EXE_bench-raw-npl"))),
+        (Kind::Raw, Work::Npl { .. }) => Cluster::builder(bin(env!("CARGO_BIN_EXE_bench-raw-npl"))),
         (Kind::Raw, Work::Counter { .. }) => {
-            Cluster::new(bin(env!("CARGO_BIN_EXE_bench-raw-counter")))
+            Cluster::builder(bin(env!("CARGO_BIN_EXE_bench-raw-counter")))
         }
         (Kind::Framework, Work::Empty | Work::Echo { .. }) => {
-            Cluster::new(bin(env!("CARGO_BIN_EXE_bench-fw-echo")))
+            Cluster::builder(bin(env!("CARGO_BIN_EXE_bench-fw-echo")))
         }
         (Kind::Framework, Work::Npl { .. }) => {
-            Cluster::new(bin(env!("CARGO_BIN_EXE_bench-fw-npl")))
+            Cluster::builder(bin(env!("CARGO_BIN_EXE_bench-fw-npl")))
         }
         (Kind::Framework, Work::Counter { .. }) => {
-            Cluster::new(bin(env!("CARGO_BIN_EXE_bench-fw-counter")))
+            Cluster::builder(bin(env!("CARGO_BIN_EXE_bench-fw-counter")))
         }
         (Kind::Node, Work::Counter { .. }) => return None,
-        (Kind::Node, Work::Npl { .. }) => Cluster::new(node?).bin_args(script).env("BENCH", "npl"),
-        (Kind::Node, _) => Cluster::new(node?).bin_args(script).env("BENCH", "echo"),
+        (Kind::Node, Work::Npl { .. }) => {
+            Cluster::builder(node?).bin_args(script).env("BENCH", "npl")
+        }
+        (Kind::Node, _) => Cluster::builder(node?)
+            .bin_args(script)
+            .env("BENCH", "echo"),
     };
     let c = c.args_via_file(s.args_via_file()).exec_timeout(match kind {
         // A Node round that hangs must not stall the whole run.
@@ -424,6 +428,10 @@ fn measure(s: &Scenario, kinds: &[Kind], node: Option<&Path>, reps: usize) -> Ve
     let mut clusters: Vec<(Kind, Cluster, i64)> = kinds
         .iter()
         .filter_map(|&k| contract(k, s, node).map(|c| (k, c, 0)))
+        .map(|(k, c, total)| match c.build() {
+            Ok(c) => (k, c, total),
+            Err(e) => panic!("({}) {}: simulator error: {e}", s.id, k.name()),
+        })
         .collect();
     let mut series: Vec<Series> = clusters
         .iter()

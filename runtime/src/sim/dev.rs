@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cluster::{Cluster, SimError};
+use super::cluster::{Cluster, ClusterBuilder, Resumed, SimError};
 use super::config::{Variant, hp_version, variant_name};
 use super::npl::NplFault;
 use super::report::{RoundReport, Verdict};
@@ -280,40 +280,10 @@ fn simulate(
     out: &mut dyn Write,
 ) -> Result<i32, Box<dyn std::error::Error>> {
     let variant = o.variant.unwrap_or(Variant::Readonly);
-    let mut cluster = Cluster::new(bin)
-        .nodes(o.nodes)
-        .variant(variant)
-        .exec_timeout(o.timeout_ms);
-    if let Some(ms) = o.roundtime_ms {
-        cluster = cluster.configure(|c| c.consensus.roundtime = ms);
-    }
-    for u in &o.users {
-        cluster = cluster.user(u);
-    }
-    for (k, v) in &o.env {
-        cluster = cluster.env(k, v);
-    }
-    for &i in &o.observers {
-        cluster = cluster.observer(i);
-    }
-    for &i in &o.drop_to {
-        cluster = cluster.npl_fault(NplFault::drop_to(i));
-    }
-    for &(i, ms) in &o.delays {
-        cluster = cluster.start_delay(i, Duration::from_millis(ms));
-    }
-    if let Some(dir) = &o.keep_state {
-        cluster = cluster.keep_state(dir);
-        if o.fresh {
-            cluster = cluster.fresh();
-        }
-    }
+    let cluster = builder(bin, o, variant);
     if let Some(port) = o.serve {
         let roundtime = u64::from(o.roundtime_ms.unwrap_or(1000));
-        return serve(cluster, o.nodes, port, roundtime, out);
-    }
-    for (user, data) in &o.inputs {
-        cluster.input(user, data);
+        return serve(cluster.build()?, o.nodes, port, roundtime, out);
     }
     let name = bin.file_name().map_or_else(
         || bin.display().to_string(),
@@ -327,24 +297,12 @@ fn simulate(
         variant_name(variant),
         hp_version(variant)
     )?;
-    if let Some(r) = cluster.start()? {
-        writeln!(
-            out,
-            "continuing the cluster kept in {}: {} round{} so far, lcl {}-{}, timestamp {}",
-            r.dir.display(),
-            r.rounds,
-            if r.rounds == 1 { "" } else { "s" },
-            r.lcl_seq_no,
-            r.lcl_hash.get(..16).unwrap_or(&r.lcl_hash),
-            r.timestamp
-        )?;
-        for c in &r.config_changes {
-            writeln!(
-                out,
-                "  configuration changed since: {} {} -> {}",
-                c.key, c.from, c.to
-            )?;
-        }
+    let mut cluster = cluster.build()?;
+    for (user, data) in &o.inputs {
+        cluster.input(user, data);
+    }
+    if let Some(r) = cluster.resumed() {
+        print_resumed(r, out)?;
     }
     writeln!(out)?;
 
@@ -374,6 +332,72 @@ fn simulate(
         print(cluster.fallback_round()?, out)?;
     }
 
+    let disagreed = summary(&reports, started, o, out)?;
+    Ok(if disagreed.is_empty() { 0 } else { 1 })
+}
+
+/// The cluster the options ask for.
+fn builder(bin: &Path, o: &Options, variant: Variant) -> ClusterBuilder {
+    let mut cluster = Cluster::builder(bin)
+        .nodes(o.nodes)
+        .variant(variant)
+        .exec_timeout(o.timeout_ms);
+    if let Some(ms) = o.roundtime_ms {
+        cluster = cluster.configure(|c| c.consensus.roundtime = ms);
+    }
+    for u in &o.users {
+        cluster = cluster.user(u);
+    }
+    for (k, v) in &o.env {
+        cluster = cluster.env(k, v);
+    }
+    for &i in &o.observers {
+        cluster = cluster.observer(i);
+    }
+    for &i in &o.drop_to {
+        cluster = cluster.npl_fault(NplFault::drop_to(i));
+    }
+    for &(i, ms) in &o.delays {
+        cluster = cluster.start_delay(i, Duration::from_millis(ms));
+    }
+    if let Some(dir) = &o.keep_state {
+        cluster = cluster.keep_state(dir);
+        if o.fresh {
+            cluster = cluster.fresh();
+        }
+    }
+    cluster
+}
+
+/// Where a kept cluster was continued from.
+fn print_resumed(r: &Resumed, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "continuing the cluster kept in {}: {} round{} so far, lcl {}-{}, timestamp {}",
+        r.dir.display(),
+        r.rounds,
+        if r.rounds == 1 { "" } else { "s" },
+        r.lcl_seq_no,
+        r.lcl_hash.get(..16).unwrap_or(&r.lcl_hash),
+        r.timestamp
+    )?;
+    for c in &r.config_changes {
+        writeln!(
+            out,
+            "  configuration changed since: {} {} -> {}",
+            c.key, c.from, c.to
+        )?;
+    }
+    Ok(())
+}
+
+/// The summary lines after the rounds; the rounds whose nodes disagreed.
+fn summary(
+    reports: &[RoundReport],
+    started: Instant,
+    o: &Options,
+    out: &mut dyn Write,
+) -> std::io::Result<Vec<u64>> {
     let disagreed: Vec<u64> = reports
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::Differ(_)))
@@ -423,7 +447,7 @@ fn simulate(
             dir.display()
         )?;
     }
-    Ok(if disagreed.is_empty() { 0 } else { 1 })
+    Ok(disagreed)
 }
 
 /// `--serve PORT`: the cluster for real clients until Ctrl-C.

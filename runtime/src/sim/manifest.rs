@@ -1,5 +1,5 @@
 //! `<dir>/cluster.json`: what a cluster kept in a directory
-//! ([`Cluster::keep_state`](super::Cluster::keep_state)) needs for a later
+//! ([`ClusterBuilder::keep_state`](super::ClusterBuilder::keep_state)) needs for a later
 //! cluster to continue it: its shape (node count, keys, variant, contract
 //! id), where its ledger and clock stand, and its contract configuration.
 //!

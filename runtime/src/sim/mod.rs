@@ -18,7 +18,7 @@
 //! exit status, outputs per user, control messages, NPL traffic, stderr, a
 //! state hash, any `patch.cfg` change and hazards, plus a [`Verdict`] saying
 //! whether all nodes agree or where they first differ. Kept in a directory
-//! ([`Cluster::keep_state`]), a cluster is continued by the next one given
+//! ([`ClusterBuilder::keep_state`]), a cluster is continued by the next one given
 //! that directory, as a restarted engine continues its ledger.
 //!
 //! The contract configuration is the runtime's own
@@ -29,7 +29,10 @@
 //! ```no_run
 //! use hotpocket::sim::{Cluster, cargo_bin};
 //! # fn main() -> Result<(), hotpocket::sim::SimError> {
-//! let mut cluster = Cluster::new(cargo_bin("counter")?).nodes(3).user("alice");
+//! let mut cluster = Cluster::builder(cargo_bin("counter")?)
+//!     .nodes(3)
+//!     .user("alice")
+//!     .build()?;
 //! cluster.input("alice", br#"{"Add":5}"#);
 //! let report = cluster.round()?;
 //! report.assert_agree().assert_outputs("alice", &["5"]);
@@ -56,7 +59,7 @@ pub mod serve;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
-pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, Resumed, SimError};
+pub use cluster::{Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, GENESIS_MS, Resumed, SimError};
 pub use config::{ConfigChange, Variant};
 pub use host::ArgsMap;
 
@@ -67,6 +70,6 @@ pub use keys::KeyPair;
 pub use npl::NplFault;
 pub use report::{
     ConfigUpdate, ControlMeaning, ControlMessage, DiffAt, Difference, Exit, Hazard, HazardKind,
-    Mode, NodeReport, NplLost, NplReceived, PatchChange, PostExec, PostExecOutcome, RoundReport,
-    StateSnapshot, Usage, UserOutputs, Verdict, render_bytes,
+    IgnoredControl, IgnoredKind, Mode, NodeReport, NplLost, NplReceived, PatchChange, PostExec,
+    PostExecOutcome, RoundReport, StateSnapshot, Usage, UserOutputs, Verdict, render_bytes,
 };

@@ -189,6 +189,7 @@ impl NplHub {
         let data = Arc::new(data);
         let now = Instant::now();
         let mut boxes = self.boxes();
+        let seq = boxes.get(from).map_or(0, |b| b.sent);
         for (to, b) in boxes.iter_mut().enumerate() {
             let rule = self.faults.iter().find(|f| f.matches(from, to, self.round));
             let lost = |reason: &str| NplLost {
@@ -203,7 +204,7 @@ impl NplHub {
                     continue;
                 }
                 Some(FaultAction::Delay(d)) => now + d,
-                None => now,
+                None => now + self.latency(from, to, seq),
             };
             if !b.running {
                 b.lost.push(lost("the receiver's contract was not running"));
@@ -219,6 +220,28 @@ impl NplHub {
                 let _ = w.send(&[1]);
             }
         }
+    }
+
+    /// How long message `seq` of node `from` takes to reach node `to`: its
+    /// own message comes back through the engine's self-channel at once, a
+    /// peer's after a network latency, so each node sees the round's
+    /// messages in its own order (as on a real cluster). The latency grows
+    /// 6 ms per step by which the sender follows the receiver in index order
+    /// (so the first and the last peer heard from differ from node to node),
+    /// plus a seeded 0-3 ms.
+    fn latency(&self, from: usize, to: usize, seq: usize) -> Duration {
+        if from == to {
+            return Duration::ZERO;
+        }
+        let n = self.public_keys.len().max(1);
+        let rank = (from + n - to % n) % n;
+        let mut label = b"npl latency".to_vec();
+        for part in [self.round, from as u64, to as u64, seq as u64] {
+            label.extend_from_slice(&part.to_be_bytes());
+        }
+        let d = <sha2::Sha256 as sha2::Digest>::digest(&label);
+        let jitter = u64::from(d.first().copied().unwrap_or(0)) % 4;
+        Duration::from_millis(6 * rank as u64 + jitter)
     }
 
     /// Counts a packet the host read from node `from`'s contract, whether or

@@ -88,7 +88,7 @@ impl Served {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (s, l) = (Arc::clone(&stop), Arc::clone(&log));
         let thread = thread::spawn(move || {
-            let cluster = Cluster::new(bin).nodes(nodes);
+            let cluster = Cluster::builder(bin).nodes(nodes).build().unwrap();
             let opts = ServeOptions {
                 port: base,
                 round_time: Duration::from_millis(round_ms),

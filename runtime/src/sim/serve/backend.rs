@@ -112,7 +112,7 @@ pub fn serve(
     log: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> Result<(), SimError> {
     // The contract's own lcl after a kept state run continues from there.
-    let resumed = cluster.start()?;
+    let resumed = cluster.resumed().is_some();
     let cfg = HubConfig {
         contract_id: cluster.current_contract_id().to_owned(),
         contract_version: cluster.patch_config().version.clone(),
@@ -120,7 +120,7 @@ pub fn serve(
         nodes: (0..nodes).map(KeyPair::node).collect(),
     };
     let mut hub = Hub::new(cfg);
-    if resumed.is_some() {
+    if resumed {
         let (seq_no, hash) = cluster.lcl();
         hub.resume_at(LedgerId {
             seq_no,

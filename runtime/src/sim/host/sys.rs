@@ -1,0 +1,143 @@
+//! The system calls one execution needs: socket pairs, non-blocking fds,
+//! SEQPACKET reads that measure oversized packets, capture pipes, `wait4`.
+
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::libc;
+use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, socketpair};
+
+use super::super::report::{Exit, Usage};
+use crate::wire::MAX_PACKET;
+
+/// Cap on captured stdout/stderr per execution, so a chatty contract cannot
+/// exhaust the simulator's memory.
+const CAPTURE_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Sets `O_NONBLOCK` on a host-side fd.
+pub(super) fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
+    let flags = fcntl(fd.as_fd(), FcntlArg::F_GETFL)?;
+    fcntl(
+        fd.as_fd(),
+        FcntlArg::F_SETFL(OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK),
+    )?;
+    Ok(())
+}
+
+/// A socket pair: the contract's end (above stdio), the host's end.
+pub(super) fn pair(ty: SockType) -> io::Result<(OwnedFd, OwnedFd)> {
+    // CLOEXEC on both ends: other nodes' contracts are spawned concurrently and
+    // must not inherit these. The child clears the flag on its own ends only.
+    let (sc, hp) = socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)?;
+    Ok((avoid_stdio(sc)?, hp))
+}
+
+/// Moves an fd numbered 0–2 (possible when the simulator runs with closed
+/// stdio) above 2, so the child's stdio set-up cannot overwrite it.
+pub(super) fn avoid_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        Ok(fd)
+    } else {
+        fd.try_clone()
+    }
+}
+
+/// An errno as an `io::Error`.
+pub(super) fn to_io(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+/// Result of one SEQPACKET read.
+pub(super) enum Packet {
+    /// The bytes (at most 128 KiB) and the packet's real size.
+    Data(Vec<u8>, usize),
+    Empty,
+    Eof,
+    Nothing,
+}
+
+pub(super) fn read_packet(fd: RawFd, buf: &mut [u8], hup: bool) -> Packet {
+    // MSG_TRUNC makes AF_UNIX report the packet's real length even when it
+    // is longer than the buffer.
+    match recv(fd, buf, MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT) {
+        Ok(0) if hup => Packet::Eof,
+        Ok(0) => Packet::Empty,
+        Ok(n) => Packet::Data(buf.get(..n.min(MAX_PACKET)).unwrap_or(buf).to_vec(), n),
+        Err(Errno::EAGAIN | Errno::EINTR) => Packet::Nothing,
+        Err(_) => Packet::Eof,
+    }
+}
+
+/// Reads what is available from a capture pipe; returns false at EOF.
+pub(super) fn drain_pipe(
+    fd: &mut Option<std::fs::File>,
+    out: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> bool {
+    let Some(f) = fd else { return false };
+    for _ in 0..16 {
+        match f.read(buf) {
+            Ok(0) => {
+                *fd = None;
+                return false;
+            }
+            Ok(n) => {
+                let room = CAPTURE_LIMIT.saturating_sub(out.len());
+                out.extend_from_slice(buf.get(..n.min(room)).unwrap_or_default());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
+/// Waits for the contract (`block`) or checks whether it exited; its exit
+/// status and resource usage.
+pub(super) fn reap(pid: libc::pid_t, block: bool) -> Option<(Exit, Usage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: status and ru are valid, writable, and outlive the call.
+        let r = unsafe {
+            libc::wait4(
+                pid,
+                &mut status,
+                if block { 0 } else { libc::WNOHANG },
+                &mut ru,
+            )
+        };
+        if r == 0 {
+            return None;
+        }
+        if r < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            // Nothing to wait for (ECHILD): treat as gone without a status.
+            return Some((Exit::Signal(libc::SIGKILL), Usage::default()));
+        }
+        break;
+    }
+    let exit = if libc::WIFEXITED(status) {
+        Exit::Code(libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        Exit::Signal(libc::WTERMSIG(status))
+    } else {
+        return None;
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    let usage = Usage {
+        user_cpu: tv(ru.ru_utime),
+        sys_cpu: tv(ru.ru_stime),
+        max_rss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+    };
+    Some((exit, usage))
+}

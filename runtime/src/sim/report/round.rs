@@ -1,0 +1,136 @@
+//! One round over the whole cluster, and the assertions tests make on it.
+
+use std::time::Duration;
+
+use super::{ConfigUpdate, Exit, Hazard, HazardKind, Mode, NodeReport, Verdict};
+
+/// One round over the whole cluster.
+#[derive(Clone, Debug)]
+pub struct RoundReport {
+    /// The round's 1-based number among all the cluster ran, of every kind
+    /// (continuing a kept cluster's count).
+    pub number: u64,
+    /// The kind of round.
+    pub mode: Mode,
+    /// lcl sequence number handed to the contract (the current one for read requests).
+    pub lcl_seq_no: u64,
+    /// lcl hash (hex).
+    pub lcl_hash: String,
+    /// The `timestamp` handed to the contract (0 for read requests).
+    pub timestamp: u64,
+    /// Inputs the engine would reject (over `user_input_bytes`): (user, index, length).
+    pub rejected_inputs: Vec<(String, usize, usize)>,
+    /// Per node, by index.
+    pub nodes: Vec<NodeReport>,
+    /// Agreement over nodes.
+    pub verdict: Verdict,
+    /// The `patch.cfg` every node's contract changed identically and validly
+    /// in this round, which the cluster applies from the next round on, as
+    /// the engine does once the nodes agree on it (PROTOCOL.md §1.10).
+    pub config_applied: Option<ConfigUpdate>,
+    /// Wall time of the whole round.
+    pub wall: Duration,
+}
+
+// The assert_* helpers exist to panic with a readable report, in tests.
+#[allow(clippy::panic)]
+impl RoundReport {
+    /// Node `i`'s report. Panics if there is no such node (tests only).
+    pub fn node(&self, i: usize) -> &NodeReport {
+        match self.nodes.get(i) {
+            Some(n) => n,
+            None => panic!("no node {i} in a cluster of {}", self.nodes.len()),
+        }
+    }
+
+    /// Node 0's outputs to `user` as text (use after [`assert_agree`](Self::assert_agree)).
+    pub fn outputs(&self, user: &str) -> Vec<String> {
+        self.nodes
+            .first()
+            .map(|n| n.output_strings(user))
+            .unwrap_or_default()
+    }
+
+    /// Node 0's state hash, if the round kept state.
+    pub fn state_hash(&self) -> Option<&str> {
+        self.nodes
+            .first()
+            .and_then(|n| n.state.as_ref())
+            .map(|s| s.hash.as_str())
+    }
+
+    /// True if any node saw a hazard of this kind.
+    pub fn has_hazard(&self, kind: HazardKind) -> bool {
+        self.nodes.iter().any(|n| n.has_hazard(kind))
+    }
+
+    /// All hazards, with the node index.
+    pub fn hazards(&self) -> Vec<(usize, &Hazard)> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.hazards.iter().map(move |h| (n.index, h)))
+            .collect()
+    }
+
+    /// Panics with the report unless all nodes agree.
+    #[track_caller]
+    pub fn assert_agree(&self) -> &Self {
+        if let Verdict::Differ(d) = &self.verdict {
+            panic!("nodes disagree: {d}\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics with the report if all nodes agree.
+    #[track_caller]
+    pub fn assert_disagree(&self) -> &Self {
+        if self.verdict.agrees() {
+            panic!("expected the nodes to disagree, but they agree\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless every node sent exactly these outputs to `user`.
+    #[track_caller]
+    pub fn assert_outputs(&self, user: &str, expected: &[&str]) -> &Self {
+        for n in &self.nodes {
+            let got = n.output_strings(user);
+            if got != expected {
+                panic!(
+                    "node {}: outputs to {user} are {got:?}, expected {expected:?}\n\n{self}",
+                    n.index
+                );
+            }
+        }
+        self
+    }
+
+    /// Panics unless some node saw a hazard of this kind.
+    #[track_caller]
+    pub fn assert_hazard(&self, kind: HazardKind) -> &Self {
+        if !self.has_hazard(kind) {
+            panic!("expected a {kind:?} hazard\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics if any node saw a hazard.
+    #[track_caller]
+    pub fn assert_no_hazards(&self) -> &Self {
+        if !self.hazards().is_empty() {
+            panic!("expected no hazards\n\n{self}");
+        }
+        self
+    }
+
+    /// Panics unless every contract exited with code 0.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        for n in &self.nodes {
+            if n.exit != Exit::Code(0) {
+                panic!("node {}: {}\n\n{self}", n.index, n.exit);
+            }
+        }
+        self
+    }
+}
