@@ -40,6 +40,10 @@ pub trait Contract: Sized + 'static {
     /// environment variable `HOTPOCKET_KEEP_FDS=1` (in the contract's
     /// `environment` config) to keep them instead.
     const CLOSE_INHERITED_FDS: bool = true;
+    /// Whether the contract uses [`store`](crate::store) (`#[contract(store)]`):
+    /// the runtime then opens the round's database before the handlers (recovering
+    /// a crashed commit) and commits it after them. Contracts without it pay nothing.
+    const USES_STORE: bool = false;
 
     /// Creates the contract at the start of a round: loads the state, or
     /// `Default` for a stateless contract.
@@ -533,6 +537,13 @@ fn run_round<C: Contract>(
     // Loading and saving run the contract type's own (de)serialisation code,
     // which may panic like a handler: guarded the same way.
     install_panic_hook();
+    if let Err(e) = begin_store::<C>(round) {
+        reporter.report(format!(
+            "{e}; no handlers were run and the state was left as it is"
+        ));
+        reporter.outcome.fatal = true;
+        return false;
+    }
     let mut contract = match guarded(C::load) {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
@@ -556,6 +567,15 @@ fn run_round<C: Contract>(
     } else {
         guarded(|| contract.save())
     };
+    // The store commits last: only a round whose handlers and state file
+    // succeeded writes its database changes.
+    let saved = match saved {
+        Ok(Ok(())) => guarded(commit_store::<C>),
+        failed => {
+            end_store::<C>();
+            failed
+        }
+    };
     if let Err(msg) = guarded(move || drop(contract)) {
         reporter.report(format!("dropping the contract panicked: {msg}"));
     }
@@ -567,6 +587,38 @@ fn run_round<C: Contract>(
     reporter.report(problem);
     reporter.outcome.fatal = true;
     false
+}
+
+/// The store's start-of-round hook: the round's time and seed for SQL, and
+/// recovery of a crashed commit before any handler runs.
+fn begin_store<C: Contract>(round: &Round) -> Result<()> {
+    #[cfg(feature = "store")]
+    if C::USES_STORE {
+        return crate::store::begin_engine_round(
+            round.is_read_only(),
+            round.timestamp(),
+            round.lcl(),
+        );
+    }
+    let _ = round;
+    Ok(())
+}
+
+/// The store's commit hook, after the handlers and the state file's save.
+fn commit_store<C: Contract>() -> Result<()> {
+    #[cfg(feature = "store")]
+    if C::USES_STORE {
+        return crate::store::commit_round();
+    }
+    Ok(())
+}
+
+/// Ends the store's round without committing.
+fn end_store<C: Contract>() {
+    #[cfg(feature = "store")]
+    if C::USES_STORE {
+        crate::store::end_round();
+    }
 }
 
 /// The end of a round: tell engines that still expect it that the contract

@@ -69,6 +69,8 @@ mod round;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod state;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod testing;
 
 pub use args::{Lcl, Mode, PrivateKey, Variant};

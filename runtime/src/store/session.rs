@@ -1,0 +1,225 @@
+//! The round's database connection: opened on first use (or at round start
+//! when a crashed commit must be recovered), committed once after the
+//! handlers, dropped at the end of the round.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::vfs;
+use crate::error::{Error, Result};
+
+/// The database file, in the working directory (the engine's state dir).
+pub const DB_FILE: &str = "state.sqlite";
+
+/// What this thread's round is, and its connection once opened.
+pub(crate) struct Session {
+    dir: PathBuf,
+    read_only: bool,
+    conn: Option<Connection>,
+    /// Tables known to exist, so reads of a never-written map skip SQL errors.
+    tables: BTreeSet<String>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Session>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn store_error(message: impl Into<String>) -> Error {
+    Error::State {
+        file: DB_FILE.to_owned(),
+        message: message.into(),
+    }
+}
+
+pub(crate) fn sql_error(e: rusqlite::Error) -> Error {
+    store_error(format!("SQLite: {e}"))
+}
+
+/// Starts a round of the store in `dir`: `read_only` for read requests,
+/// the round's timestamp (unix ms) and a 32-byte seed for SQL's `random()`.
+/// A consensus round recovers a crashed commit here, before any handler.
+///
+/// The runtime calls this itself; it is public for tests and tools that use
+/// the store outside a contract run.
+pub fn open_for_round(
+    dir: &Path,
+    read_only: bool,
+    timestamp_ms: u64,
+    seed: [u8; 32],
+) -> Result<()> {
+    vfs::register().map_err(store_error)?;
+    vfs::set_round(i64::try_from(timestamp_ms).unwrap_or(i64::MAX), seed);
+    let mut session = Session {
+        dir: dir.to_owned(),
+        read_only,
+        conn: None,
+        tables: BTreeSet::new(),
+    };
+    let journal = dir.join(format!("{DB_FILE}-journal"));
+    if !read_only && journal.exists() {
+        // Opening and starting the transaction makes SQLite roll the hot
+        // journal back now, not when a handler first reads.
+        session.connect()?;
+    }
+    CURRENT.with(|c| *c.borrow_mut() = Some(session));
+    Ok(())
+}
+
+/// Commits the round's changes (nothing when the store was not used, or in a
+/// read request) and ends the store's round.
+pub fn commit_round() -> Result<()> {
+    let session = CURRENT.with(|c| c.borrow_mut().take());
+    let Some(Session {
+        conn: Some(conn),
+        read_only: false,
+        ..
+    }) = session
+    else {
+        return Ok(());
+    };
+    conn.execute_batch("COMMIT").map_err(|e| {
+        store_error(format!(
+            "cannot commit: SQLite: {e}; the round's changes are rolled back"
+        ))
+    })?;
+    conn.close().map_err(|(_, e)| sql_error(e))
+}
+
+/// Ends the store's round without committing (a failed round): dropping the
+/// connection rolls the open transaction back.
+pub(crate) fn end_round() {
+    CURRENT.with(|c| c.borrow_mut().take());
+}
+
+/// The runtime's hook at the start of an engine round.
+pub(crate) fn begin_engine_round(
+    read_only: bool,
+    timestamp_ms: u64,
+    lcl: Option<&crate::Lcl>,
+) -> Result<()> {
+    open_for_round(Path::new("."), read_only, timestamp_ms, seed_from(lcl))
+}
+
+/// The SQL seed: 32 bytes from a generator seeded like [`Round::rng`]
+/// (crate::Round::rng), drawn from its own copy so SQL does not shift the
+/// numbers handlers draw.
+fn seed_from(lcl: Option<&crate::Lcl>) -> [u8; 32] {
+    let mut rng = crate::Rng::from_lcl(lcl);
+    let mut seed = [0u8; 32];
+    for chunk in seed.chunks_exact_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    seed
+}
+
+impl Session {
+    fn connect(&mut self) -> Result<&Connection> {
+        if self.conn.is_none() {
+            self.conn = Some(open(&self.dir, self.read_only)?);
+        }
+        self.conn
+            .as_ref()
+            .ok_or_else(|| store_error("no connection"))
+    }
+}
+
+fn open(dir: &Path, read_only: bool) -> Result<Connection> {
+    let path = dir.join(DB_FILE);
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags_and_vfs(&path, flags, vfs::NAME).map_err(sql_error)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; \
+         PRAGMA cache_size=-4096;",
+    )
+    .map_err(sql_error)?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only=ON")
+            .map_err(sql_error)?;
+    } else {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_error)?;
+    }
+    Ok(conn)
+}
+
+/// Runs `f` with the round's connection, inside the round's transaction (in
+/// a read request: read-only, and writes fail). Do not `COMMIT` or `BEGIN`
+/// yourself: the runtime commits once, after the handlers.
+///
+/// Outside a round of a contract run (no [`open_for_round`]) it is an error.
+pub fn sql<T>(f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+    with_session(|s| {
+        let conn = s.connect()?;
+        f(conn).map_err(sql_error)
+    })
+}
+
+pub(crate) fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+    CURRENT.with(|c| match c.borrow_mut().as_mut() {
+        Some(s) => f(s),
+        None => Err(store_error("the store is used outside a round")),
+    })
+}
+
+/// Whether table `name` exists; cached per round.
+pub(crate) fn table_exists(s: &mut Session, name: &str) -> Result<bool> {
+    if s.tables.contains(name) {
+        return Ok(true);
+    }
+    if s.read_only && !s.dir.join(DB_FILE).exists() {
+        return Ok(false);
+    }
+    let conn = s.connect()?;
+    let found: bool = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [name],
+            |_| Ok(true),
+        )
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(false),
+            e => Err(e),
+        })
+        .map_err(sql_error)?;
+    if found {
+        s.tables.insert(name.to_owned());
+    }
+    Ok(found)
+}
+
+/// Creates table `name` with `columns` unless it exists (writes only).
+pub(crate) fn ensure_table(s: &mut Session, name: &str, columns: &str) -> Result<()> {
+    if s.read_only {
+        return Err(store_error(format!(
+            "`{name}` cannot be written in a read request (read requests never change state)"
+        )));
+    }
+    if table_exists(s, name)? {
+        return Ok(());
+    }
+    let conn = s.connect()?;
+    conn.execute_batch(&format!(
+        "CREATE TABLE \"{name}\" ({columns}) WITHOUT ROWID"
+    ))
+    .map_err(sql_error)?;
+    s.tables.insert(name.to_owned());
+    Ok(())
+}
+
+impl Session {
+    pub(crate) fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub(crate) fn conn(&mut self) -> Result<&Connection> {
+        self.connect()
+    }
+}
