@@ -46,7 +46,7 @@ pub use key::Key;
 /// The SQLite bindings [`sql`] hands out, re-exported so contracts use the
 /// same version.
 pub use rusqlite;
-pub use session::{DB_FILE, commit_round, open_for_round, sql};
+pub use session::{DB_FILE, atomically, commit_round, open_for_round, sql};
 pub(crate) use session::{begin_engine_round, end_round};
 
 #[cfg(test)]

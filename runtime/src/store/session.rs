@@ -162,6 +162,27 @@ pub fn sql<T>(f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
     })
 }
 
+/// Runs `f` as one unit inside the round (an SQLite savepoint): when it
+/// returns `Err`, every store write it made is undone and the rest of the
+/// round's writes stay. Use it around a command that makes several writes,
+/// so that a failure halfway (a full disk while SQLite spills its cache)
+/// cannot keep half a command.
+pub fn atomically<T, E: From<Error>>(
+    f: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    sql(|c| c.execute_batch("SAVEPOINT hotpocket_unit"))?;
+    match f() {
+        Ok(v) => {
+            sql(|c| c.execute_batch("RELEASE hotpocket_unit"))?;
+            Ok(v)
+        }
+        Err(e) => {
+            sql(|c| c.execute_batch("ROLLBACK TO hotpocket_unit; RELEASE hotpocket_unit"))?;
+            Err(e)
+        }
+    }
+}
+
 pub(crate) fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
     CURRENT.with(|c| match c.borrow_mut().as_mut() {
         Some(s) => f(s),
