@@ -60,12 +60,33 @@ pub fn open_for_round(
     };
     let journal = dir.join(format!("{DB_FILE}-journal"));
     if !read_only && journal.exists() {
-        // Opening and starting the transaction makes SQLite roll the hot
-        // journal back now, not when a handler first reads.
-        session.connect()?;
+        recover(&session, &journal)?;
     }
     CURRENT.with(|c| *c.borrow_mut() = Some(session));
     Ok(())
+}
+
+/// Rolls a crashed commit back before any handler runs. Starting the
+/// transaction makes SQLite roll a hot journal back. A journal SQLite does
+/// not count as hot (killed before its header was complete: its first byte
+/// is zero) is never used by SQLite, but it would sit in the state directory
+/// on this node only and change its state hash, so it goes.
+fn recover(session: &Session, journal: &Path) -> Result<()> {
+    // A connection of its own, closed before the round's opens: SQLite
+    // must not hold the journal open when a non-hot one is removed.
+    let conn = open(&session.dir, false)?;
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .map_err(sql_error)?;
+    conn.execute_batch("COMMIT").map_err(sql_error)?;
+    conn.close().map_err(|(_, e)| sql_error(e))?;
+    match std::fs::remove_file(journal) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(store_error(format!(
+            "cannot remove the stale journal {}: {e}",
+            journal.display()
+        ))),
+    }
 }
 
 /// Commits the round's changes (nothing when the store was not used, or in a
