@@ -52,7 +52,7 @@ pub fn open_for_round(
 ) -> Result<()> {
     vfs::register().map_err(store_error)?;
     vfs::set_round(i64::try_from(timestamp_ms).unwrap_or(i64::MAX), seed);
-    let mut session = Session {
+    let session = Session {
         dir: dir.to_owned(),
         read_only,
         conn: None,
@@ -149,6 +149,14 @@ impl Session {
 
 fn open(dir: &Path, read_only: bool) -> Result<Connection> {
     let path = dir.join(DB_FILE);
+    if read_only && !path.exists() {
+        // Nothing written yet: a read request sees an empty database (and
+        // must not create the file).
+        let conn = Connection::open_in_memory().map_err(sql_error)?;
+        conn.execute_batch("PRAGMA query_only=ON")
+            .map_err(sql_error)?;
+        return Ok(conn);
+    }
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
