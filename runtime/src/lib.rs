@@ -60,9 +60,12 @@ mod atomic;
 mod channels;
 pub mod config;
 mod contract;
+mod engine;
 pub mod error;
 mod extract;
 mod handler;
+mod lifecycle;
+mod panic;
 pub mod peers;
 mod rng;
 mod round;
@@ -72,17 +75,19 @@ pub mod state;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod testing;
+mod wire;
 
 pub use args::{Lcl, Mode, PrivateKey, Variant};
-pub use channels::MAX_PACKET;
 pub use config::PatchConfig;
-pub use contract::{Contract, DEFAULT_NPL_TIMEOUT_MS, run};
+pub use contract::{Contract, DEFAULT_NPL_TIMEOUT_MS};
+pub use engine::run;
 pub use error::{Error, OutputErrorKind, Result};
 pub use extract::{FromInput, Json};
 pub use handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use peers::{Peer, PeerChangeset};
 pub use rng::Rng;
 pub use round::{Node, Npl, Round, User};
+pub use wire::MAX_PACKET;
 
 pub mod prelude;
 

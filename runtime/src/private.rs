@@ -6,7 +6,8 @@
 //! of the public API: anything here may change in any release, together with
 //! `hotpocket-macros`, whose version the runtime pins exactly.
 
-pub use crate::contract::{Contract, run};
+pub use crate::contract::Contract;
+pub use crate::engine::run;
 pub use crate::error::Error;
 pub use crate::extract::FromInput;
 pub use crate::handler::{HandlerError, IntoHandlerResult, IntoNplResult};

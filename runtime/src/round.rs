@@ -14,6 +14,7 @@ use crate::config::PatchConfig;
 use crate::error::{Error, OutputErrorKind, Result};
 use crate::peers::PeerChangeset;
 use crate::rng::Rng;
+use crate::wire;
 
 /// What an `#[on_npl]` handler returns: whether the NPL phase of the round is over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -375,7 +376,7 @@ impl Round {
                 ..
             } => Err(unavailable()),
             Outbox::Memory { npl, .. } => {
-                check_packet("NPL", message).map_err(Error::Npl)?;
+                wire::check_packet(message.len()).map_err(Error::Npl)?;
                 npl.push(message.to_vec());
                 Ok(())
             }
@@ -456,7 +457,7 @@ impl Round {
                 Err(Error::Control("no control channel".into()))
             }
             Outbox::Memory { control, .. } => {
-                check_packet("control", message).map_err(Error::Control)?;
+                wire::check_packet(message.len()).map_err(Error::Control)?;
                 control.push(message.to_vec());
                 Ok(())
             }
@@ -480,22 +481,6 @@ impl Round {
     pub(crate) fn outbox_mut(&mut self) -> &mut Outbox {
         &mut self.outbox
     }
-}
-
-fn check_packet(what: &str, message: &[u8]) -> std::result::Result<(), String> {
-    if message.is_empty() {
-        return Err(format!(
-            "empty {what} messages are not delivered by the engine; refused"
-        ));
-    }
-    if message.len() > crate::channels::MAX_PACKET {
-        return Err(format!(
-            "{what} message of {} bytes exceeds the engine's {}-byte packet limit",
-            message.len(),
-            crate::channels::MAX_PACKET
-        ));
-    }
-    Ok(())
 }
 
 impl fmt::Debug for Round {

@@ -28,7 +28,8 @@ use std::rc::Rc;
 
 use crate::args::{Lcl, Mode, PrivateKey, Variant};
 use crate::config::PatchConfig;
-use crate::contract::{Contract, Inputs, NplSource, Outcome, Reporter, execute};
+use crate::contract::Contract;
+use crate::lifecycle::{Inputs, NplSource, Outcome, Reporter, execute};
 use crate::round::{Node, Outbox, OutputSink, PatchStore, Round, RoundInfo, User};
 
 /// A round to run in-process. Users are identified by whatever string you

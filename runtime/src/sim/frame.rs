@@ -10,9 +10,6 @@
 //! what the contract meant, and reports the split so it can be flagged.
 //! Input bytes are outside data: nothing here can panic on them.
 
-/// The engine's read size for output sockets, NPL and control (`READ_BUFFER_SIZE`).
-pub const READ_SIZE: usize = 128 * 1024;
-
 /// One user's output stream, de-framed read by read.
 #[derive(Debug, Default)]
 pub(crate) struct Deframer {

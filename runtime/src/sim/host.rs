@@ -38,13 +38,14 @@ use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, 
 
 use super::args::{Args, UnlArg, UserArg};
 use super::config::{Variant, bin_in, split_bin_args};
-use super::frame::{Deframer, READ_SIZE};
+use super::frame::Deframer;
 use super::npl::{NplHub, Queued};
 use super::report::{
     ControlMeaning, ControlMessage, Exit, Hazard, Mode, NodeReport, NplReceived, PostExec,
     PostExecOutcome, Usage, UserOutputs,
 };
 use crate::config::PatchConfig;
+use crate::wire::MAX_PACKET;
 
 /// A pipe's default capacity on Linux: args JSON beyond it deadlocks the engine.
 pub(crate) const PIPE_CAPACITY: usize = 64 * 1024;
@@ -179,7 +180,7 @@ fn read_packet(fd: RawFd, buf: &mut [u8], hup: bool) -> Packet {
     match recv(fd, buf, MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT) {
         Ok(0) if hup => Packet::Eof,
         Ok(0) => Packet::Empty,
-        Ok(n) => Packet::Data(buf.get(..n.min(READ_SIZE)).unwrap_or(buf).to_vec(), n),
+        Ok(n) => Packet::Data(buf.get(..n.min(MAX_PACKET)).unwrap_or(buf).to_vec(), n),
         Err(Errno::EAGAIN | Errno::EINTR) => Packet::Nothing,
         Err(_) => Packet::Eof,
     }
@@ -586,7 +587,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     let mut timed_out = false;
     let mut npl_write_failed = false;
     let mut packet_buf = vec![0u8; PACKET_BUF];
-    let mut read_buf = vec![0u8; READ_SIZE];
+    let mut read_buf = vec![0u8; MAX_PACKET];
     let mut pipe_buf = vec![0u8; 64 * 1024];
     let mut handled = false;
     let start = Instant::now();
@@ -679,7 +680,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
             match read_packet(fd.as_raw_fd(), &mut packet_buf, hup) {
                 Packet::Data(raw, real) => {
                     read_any = true;
-                    if real > READ_SIZE {
+                    if real > MAX_PACKET {
                         hazards.push(Hazard::OversizedControlPacket { bytes: real });
                     }
                     let meaning = interpret_control(&raw);
@@ -703,7 +704,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
             match read_packet(fd.as_raw_fd(), &mut packet_buf, hup) {
                 Packet::Data(data, real) => {
                     read_any = true;
-                    if real > READ_SIZE {
+                    if real > MAX_PACKET {
                         hazards.push(Hazard::OversizedNplPacket { bytes: real });
                     }
                     npl_total += data.len() as u64;

@@ -58,8 +58,11 @@ mod snapshot;
 pub use bins::{cargo_bin, cargo_example};
 pub use cluster::{Cluster, DEFAULT_CONTRACT_ID, GENESIS_MS, Resumed, SimError};
 pub use config::{ConfigChange, Variant};
-pub use frame::READ_SIZE;
 pub use host::ArgsMap;
+
+/// The engine's read size for output sockets, NPL and control.
+#[deprecated(note = "the same limit as `hotpocket::MAX_PACKET`; use that")]
+pub const READ_SIZE: usize = crate::wire::MAX_PACKET;
 pub use keys::KeyPair;
 pub use npl::NplFault;
 pub use report::{

@@ -328,11 +328,13 @@ impl fmt::Display for Hazard {
             ),
             Hazard::OversizedNplPacket { bytes } => write!(
                 f,
-                "NPL packet of {bytes} bytes: the engine reads at most 131072 bytes and drops the rest"
+                "NPL packet of {bytes} bytes: the engine reads at most {} bytes and drops the rest",
+                crate::wire::MAX_PACKET
             ),
             Hazard::OversizedControlPacket { bytes } => write!(
                 f,
-                "control packet of {bytes} bytes: the engine reads at most 131072 bytes and drops the rest"
+                "control packet of {bytes} bytes: the engine reads at most {} bytes and drops the rest",
+                crate::wire::MAX_PACKET
             ),
             Hazard::EmptyNplPacket => {
                 f.write_str("empty NPL packet: the engine reads it as nothing; it is never broadcast")
