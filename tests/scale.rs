@@ -183,9 +183,11 @@ fn ten_thousand_users_in_one_round_by_hand() {
         messages.push(String::from_utf8_lossy(&tail[..len]).into_owned());
         rest = &tail[len..];
     }
+    // Every user's socket is the same one here, so the stream shows the
+    // order of writes: the contract keeps state, so each user's outputs are
+    // held until the save and then released user by user.
     let want: Vec<String> = (0..USERS)
-        .map(|i| i.to_string())
-        .chain(std::iter::repeat_n("end".to_owned(), USERS))
+        .flat_map(|i| [i.to_string(), "end".to_owned()])
         .collect();
     assert!(messages == want, "{} messages", messages.len());
     let peak = peak_kib(&err);

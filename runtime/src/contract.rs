@@ -41,7 +41,25 @@ pub trait Contract: Sized + 'static {
     /// `Default` for a stateless contract.
     fn load() -> Result<Self>;
 
-    /// Persists the state after a round that is not read-only.
+    /// Whether [`save`](Contract::save) commits state that this round's
+    /// outputs may speak of. When true, a consensus round's outputs are held
+    /// until `save` has succeeded and are dropped unsent when it fails, so
+    /// no user is told of a change that was not saved. True for
+    /// `#[contract(state = "...")]` and `#[contract(store)]`; set it when
+    /// you implement `save` by hand or keep state in a store that `save`
+    /// commits.
+    const SAVES_STATE: bool = Self::STATE_FILE.is_some() || Self::USES_STORE;
+
+    /// The round's **commit**: persists the state after the handlers of a
+    /// round that is not read-only, before any held output is released.
+    ///
+    /// This is the one hook for everything a round must make durable: a
+    /// store that keeps state outside the contract value (a database, typed
+    /// collections) commits its transaction here, so that an error from it
+    /// (`Err`) fails the round exactly like a failed state file: the
+    /// previous state is kept, the round's outputs are not sent, and stderr
+    /// says what failed. A commit must be all or nothing: on `Err`, leave
+    /// the previous state in place byte for byte.
     fn save(&self) -> Result<()> {
         Ok(())
     }

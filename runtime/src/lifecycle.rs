@@ -229,8 +229,22 @@ fn npl_phase<C: Contract>(
     }
 }
 
-/// Load, execute, save. Returns false when the state could not be loaded or
-/// saved (the round then ran no handlers, or its changes are lost).
+/// One round, as a fixed sequence: load the state; run the handlers;
+/// **commit** the state ([`Contract::save`], skipped in read requests); then
+/// **release** the outputs, or, when the commit failed, drop them unsent.
+/// Returns false when the state could not be loaded or committed (the round
+/// then ran no handlers, or its changes and outputs are lost).
+///
+/// Why outputs wait for the commit: the engine delivers the outputs of every
+/// execution, whatever its exit (a non-zero status or even a signal only
+/// skips `post_exec.sh`), once the nodes agree on them. A user told "your
+/// account is open" by a round whose save then failed would be told so by
+/// every node, and no node would have the account. So in a consensus round
+/// of a contract whose `save` commits state ([`Contract::SAVES_STATE`]),
+/// every user's outputs are held in memory until the commit succeeded.
+/// Stateless contracts and read requests have nothing to commit: their
+/// outputs go out during the round as before, so the engine reads them while
+/// the handlers still run.
 pub(crate) fn run_round<C: Contract>(
     round: &mut Round,
     inputs: &mut Inputs,
@@ -247,49 +261,79 @@ pub(crate) fn run_round<C: Contract>(
         reporter.outcome.fatal = true;
         return false;
     }
-    let mut contract = match guarded(C::load) {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            reporter.report(format!(
-                "{e}; no handlers were run and the state file was left as it is"
-            ));
-            reporter.outcome.fatal = true;
-            return false;
-        }
-        Err(msg) => {
-            reporter.report(format!(
-                "loading the state panicked: {msg}; no handlers were run and the state file was left as it is"
-            ));
-            reporter.outcome.fatal = true;
-            return false;
-        }
+    let Some(mut contract) = load::<C>(reporter) else {
+        end_store::<C>();
+        return false;
     };
+    let hold = C::SAVES_STATE && !round.is_read_only();
+    if hold {
+        round.users().iter().for_each(User::hold_outputs);
+    }
     execute(&mut contract, round, inputs, npl, reporter);
-    let saved = if round.is_read_only() {
-        Ok(Ok(()))
+    let committed = if round.is_read_only() {
+        end_store::<C>();
+        Ok(())
     } else {
-        guarded(|| contract.save())
-    };
-    // The store commits last: only a round whose handlers and state file
-    // succeeded writes its database changes.
-    let saved = match saved {
-        Ok(Ok(())) => guarded(commit_store::<C>),
-        failed => {
-            end_store::<C>();
-            failed
-        }
+        commit(&contract)
     };
     if let Err(msg) = guarded(move || drop(contract)) {
         reporter.report(format!("dropping the contract panicked: {msg}"));
     }
-    let problem = match saved {
-        Ok(Ok(())) => return true,
-        Ok(Err(e)) => format!("{e}; the previous state was kept"),
-        Err(msg) => format!("saving the state panicked: {msg}; the previous state was kept"),
+    match committed {
+        Ok(()) => {
+            for user in round.users() {
+                if let Err(e) = user.release_outputs() {
+                    reporter.report(format!("{e}"));
+                }
+            }
+            true
+        }
+        Err(why) => {
+            let unsent = if hold {
+                round.users().iter().for_each(User::discard_outputs);
+                " and none of this round's outputs were sent"
+            } else {
+                ""
+            };
+            reporter.report(format!("{why}; the previous state was kept{unsent}"));
+            reporter.outcome.fatal = true;
+            false
+        }
+    }
+}
+
+/// Loads the state (`None` after reporting why it could not be).
+fn load<C: Contract>(reporter: &mut Reporter) -> Option<C> {
+    let problem = match guarded(C::load) {
+        Ok(Ok(c)) => return Some(c),
+        Ok(Err(e)) => format!("{e}"),
+        Err(msg) => format!("loading the state panicked: {msg}"),
     };
-    reporter.report(problem);
+    reporter.report(format!(
+        "{problem}; no handlers were run and the state file was left as it is"
+    ));
     reporter.outcome.fatal = true;
-    false
+    None
+}
+
+/// The commit: [`Contract::save`], then the store's transaction (so only a
+/// round whose state file was saved writes its database changes), guarded;
+/// the error says what failed.
+fn commit<C: Contract>(contract: &C) -> std::result::Result<(), String> {
+    let saved = match guarded(|| contract.save()) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("{e}")),
+        Err(msg) => Err(format!("saving the state panicked: {msg}")),
+    };
+    if saved.is_err() {
+        end_store::<C>();
+        return saved;
+    }
+    match guarded(commit_store::<C>) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("{e}")),
+        Err(msg) => Err(format!("committing the store panicked: {msg}")),
+    }
 }
 
 /// The store's start-of-round hook: the round's time and seed for SQL, and
@@ -676,6 +720,7 @@ mod tests {
         static FRAGILE: Cell<u8> = const { Cell::new(0) };
     }
     impl Contract for Fragile {
+        const SAVES_STATE: bool = true;
         fn load() -> Result<Self> {
             if FRAGILE.with(Cell::get) == 1 {
                 panic!("corrupt in a way serde did not expect");
@@ -730,14 +775,20 @@ mod tests {
         );
         let (ok, problems, out) = run_fragile(2);
         assert!(!ok);
-        assert_eq!(out, ["out"], "outputs sent before the save stay sent");
+        assert!(
+            out.is_empty(),
+            "no output of a round whose commit failed: {out:?}"
+        );
         assert!(
             problems[0].starts_with("saving the state panicked: a panic with a non-string payload")
-                && problems[0].ends_with("the previous state was kept"),
+                && problems[0].ends_with(
+                    "the previous state was kept and none of this round's outputs were sent"
+                ),
             "{problems:?}"
         );
-        let (ok, problems, _) = run_fragile(3);
+        let (ok, problems, out) = run_fragile(3);
         assert!(ok, "the state was saved before the drop");
+        assert_eq!(out, ["out"], "a committed round's outputs are released");
         assert!(
             problems[0].starts_with("dropping the contract panicked: drop at "),
             "{problems:?}"

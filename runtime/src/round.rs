@@ -68,7 +68,10 @@ impl User {
     ///
     /// Messages are batched (up to 32 KiB per write) and written at the
     /// latest after the user's inputs and at the end of the round, in a way
-    /// that keeps the engine's framing intact.
+    /// that keeps the engine's framing intact. In a consensus round of a
+    /// contract that saves state ([`Contract::SAVES_STATE`](crate::Contract::SAVES_STATE))
+    /// they are held until the state is saved, and never sent if the save
+    /// fails: no user hears of a change that was not kept.
     ///
     /// Fails with [`Error::Output`] when the engine has closed the user's
     /// socket (its `round_limits.user_output_bytes` was reached) or the
@@ -135,6 +138,35 @@ impl User {
             }),
             // Nothing is ever queued: every send already failed.
             OutputSink::Memory(_) | OutputSink::Unavailable(_) => Ok(()),
+        }
+    }
+
+    /// Holds the user's outputs from now on: none reaches the engine until
+    /// [`release_outputs`](Self::release_outputs).
+    pub(crate) fn hold_outputs(&self) {
+        if let OutputSink::Socket(s) = &self.sink {
+            s.hold();
+        }
+    }
+
+    /// Writes the held outputs (after the round's state was committed).
+    pub(crate) fn release_outputs(&self) -> Result<()> {
+        match &self.sink {
+            OutputSink::Socket(s) => s.release().map_err(|kind| Error::Output {
+                user: self.public_key.clone(),
+                kind,
+            }),
+            OutputSink::Memory(_) | OutputSink::Unavailable(_) => Ok(()),
+        }
+    }
+
+    /// Drops the held outputs unsent (the round's commit failed). In-memory
+    /// outputs, which tests read after the round, are dropped alike.
+    pub(crate) fn discard_outputs(&self) {
+        match &self.sink {
+            OutputSink::Socket(s) => s.discard(),
+            OutputSink::Memory(v) => v.borrow_mut().clear(),
+            OutputSink::Unavailable(_) => {}
         }
     }
 

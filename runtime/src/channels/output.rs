@@ -63,6 +63,10 @@ pub(crate) struct OutputSocket {
     /// Whether anything was written since the socket was last seen drained.
     written: std::cell::Cell<bool>,
     closed: std::cell::Cell<bool>,
+    /// Whether frames are held back until [`release`](Self::release)
+    /// instead of written as batches fill (a round whose state must be
+    /// committed first).
+    held: std::cell::Cell<bool>,
     /// How often a write waited for the engine to drain the socket (tests).
     #[cfg(test)]
     waits: std::cell::Cell<usize>,
@@ -76,6 +80,7 @@ impl OutputSocket {
             fd,
             written: std::cell::Cell::new(false),
             closed: std::cell::Cell::new(false),
+            held: std::cell::Cell::new(false),
             #[cfg(test)]
             waits: std::cell::Cell::new(0),
             pending: std::cell::RefCell::new(Vec::new()),
@@ -90,7 +95,7 @@ impl OutputSocket {
         let header =
             wire::frame_header(payload.len()).ok_or(OutputErrorKind::TooLarge(payload.len()))?;
         let frame = payload.len() + FRAME_HEADER_LEN;
-        if frame > BATCH {
+        if frame > BATCH && !self.held.get() {
             self.flush()?;
             if let Some((file, offset)) = mapped_source(payload) {
                 return self.write_from_file(&header, file, offset, payload);
@@ -98,7 +103,7 @@ impl OutputSocket {
             return self.write_large(&header, payload);
         }
         let mut pending = self.pending.borrow_mut();
-        if pending.len() + frame > BATCH {
+        if pending.len() + frame > BATCH && !self.held.get() {
             self.write(&[&pending])?;
             pending.clear();
         }
@@ -136,7 +141,7 @@ impl OutputSocket {
         if let Some(h) = pending.get_mut(start..start + FRAME_HEADER_LEN) {
             h.copy_from_slice(&header);
         }
-        if pending.len() > BATCH {
+        if pending.len() > BATCH && !self.held.get() {
             // The new frame does not fit in the batch: the frames before it
             // go first, then it alone (one batch or one large write).
             let (before, frame) = pending.split_at(start);
@@ -158,10 +163,10 @@ impl OutputSocket {
         Ok(Ok(()))
     }
 
-    /// Writes the queued frames.
+    /// Writes the queued frames (nothing while they are held).
     pub(crate) fn flush(&self) -> Result<(), OutputErrorKind> {
         let mut pending = self.pending.borrow_mut();
-        if pending.is_empty() {
+        if pending.is_empty() || self.held.get() {
             return Ok(());
         }
         if self.closed.get() {
@@ -171,6 +176,56 @@ impl OutputSocket {
         let r = self.write(&[&pending]);
         pending.clear();
         r
+    }
+
+    /// Holds every frame from now on until [`release`](Self::release) or
+    /// [`discard`](Self::discard): nothing reaches the engine meanwhile.
+    pub(crate) fn hold(&self) {
+        self.held.set(true);
+    }
+
+    /// Writes the held frames, as batches of at most [`BATCH`] bytes and
+    /// large frames alone, exactly as if they had been written as sent, and
+    /// stops holding.
+    pub(crate) fn release(&self) -> Result<(), OutputErrorKind> {
+        self.held.set(false);
+        let held = std::mem::take(&mut *self.pending.borrow_mut());
+        if held.is_empty() {
+            return Ok(());
+        }
+        if self.closed.get() {
+            return Err(OutputErrorKind::Closed);
+        }
+        let (mut batch, mut at) = (0usize, 0usize);
+        while let Some(header) = held.get(at..at + FRAME_HEADER_LEN) {
+            let len = header.try_into().map_or(0, |h: [u8; FRAME_HEADER_LEN]| {
+                u32::from_be_bytes(h) as usize
+            });
+            let end = at + FRAME_HEADER_LEN + len;
+            if end - at > BATCH {
+                if at > batch {
+                    self.write(&[held.get(batch..at).unwrap_or_default()])?;
+                }
+                let payload = held.get(at + FRAME_HEADER_LEN..end).unwrap_or_default();
+                self.write_large(header, payload)?;
+                batch = end;
+            } else if end - batch > BATCH {
+                self.write(&[held.get(batch..at).unwrap_or_default()])?;
+                batch = at;
+            }
+            at = end;
+        }
+        if held.len() > batch {
+            self.write(&[held.get(batch..).unwrap_or_default()])?;
+        }
+        Ok(())
+    }
+
+    /// Drops the held frames unwritten: the engine never sees them.
+    pub(crate) fn discard(&self) {
+        let mut pending = self.pending.borrow_mut();
+        pending.clear();
+        pending.shrink_to(BATCH);
     }
 
     /// Writes one frame larger than [`BATCH`]: its head (header and all but
@@ -489,6 +544,53 @@ mod tests {
                 assert_eq!(&all[at..at + 4], &(*n as u32).to_be_bytes());
                 assert!(all[at + 4..at + 4 + n].iter().all(|&c| c == i as u8));
                 at += n + 4;
+            }
+        }
+    }
+
+    /// Held frames reach the engine only on release, byte for byte as if
+    /// written as sent, in writes an engine-faithful reader never cuts in a
+    /// header; discarded frames never reach it.
+    #[test]
+    fn held_frames_go_out_on_release_and_never_after_discard() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let out = OutputSocket::new(OwnedFd::from(a));
+        out.hold();
+        out.send(b"gone").unwrap();
+        out.send(&vec![1u8; 3 * BATCH]).unwrap();
+        out.flush().unwrap();
+        let mut buf = vec![0u8; MAX_PACKET];
+        assert!(b.read(&mut buf).is_err(), "nothing is written while held");
+        out.discard();
+        b.set_nonblocking(false).unwrap();
+        let expect = mixed_sizes(600);
+        let sizes = expect.clone();
+        let writer = std::thread::spawn(move || {
+            out.hold();
+            for (i, n) in sizes.into_iter().enumerate() {
+                out.send(&vec![i as u8; n]).unwrap();
+            }
+            out.release().unwrap();
+        });
+        let total: usize = expect.iter().map(|n| n + 4).sum();
+        let (all, ends) = read_like_the_engine(&mut b, total, 2);
+        writer.join().unwrap();
+        let mut at = 0;
+        let mut starts = std::collections::BTreeSet::new();
+        for (i, n) in expect.iter().enumerate() {
+            starts.insert(at);
+            assert_eq!(&all[at..at + 4], &(*n as u32).to_be_bytes(), "frame #{i}");
+            assert!(all[at + 4..at + 4 + n].iter().all(|&c| c == i as u8));
+            at += n + 4;
+        }
+        assert_eq!(all.len(), total, "the discarded frames never arrived");
+        for end in ends {
+            if let Some(&start) = starts.range(..end).next_back() {
+                assert!(
+                    end - start >= 4,
+                    "a read ended inside the header at {start}"
+                );
             }
         }
     }

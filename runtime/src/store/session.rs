@@ -21,6 +21,10 @@ pub(crate) struct Session {
     conn: Option<Connection>,
     /// Tables known to exist, so reads of a never-written map skip SQL errors.
     tables: BTreeSet<String>,
+    /// Set when SQLite rolled the round's transaction back by itself (an I/O
+    /// error while writing): the round can no longer commit, and every later
+    /// store call fails instead of running outside the transaction.
+    broken: Option<String>,
 }
 
 thread_local! {
@@ -57,6 +61,7 @@ pub fn open_for_round(
         read_only,
         conn: None,
         tables: BTreeSet::new(),
+        broken: None,
     };
     let journal = dir.join(format!("{DB_FILE}-journal"));
     if !read_only && journal.exists() {
@@ -96,17 +101,37 @@ pub fn commit_round() -> Result<()> {
     let Some(Session {
         conn: Some(conn),
         read_only: false,
+        broken,
         ..
     }) = session
     else {
         return Ok(());
     };
-    conn.execute_batch("COMMIT").map_err(|e| {
-        store_error(format!(
-            "cannot commit: SQLite: {e}; the round's changes are rolled back"
-        ))
-    })?;
+    if let Some(why) = broken {
+        return Err(store_error(format!(
+            "cannot commit: {why}; SQLite rolled the round's changes back"
+        )));
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        return Err(store_error(format!(
+            "cannot commit: SQLite: {e}{}; the round's changes are rolled back",
+            os_error(&conn)
+        )));
+    }
     conn.close().map_err(|(_, e)| sql_error(e))
+}
+
+/// The OS error behind SQLite's last failure (": <text> (os error N)"),
+/// if there was one: SQLite's own message says only "disk I/O error".
+fn os_error(conn: &Connection) -> String {
+    // SAFETY: the handle is the live connection's; sqlite3_system_errno
+    // only reads it.
+    let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
+    if errno == 0 {
+        String::new()
+    } else {
+        format!(": {}", std::io::Error::from_raw_os_error(errno))
+    }
 }
 
 /// Ends the store's round without committing (a failed round): dropping the
@@ -206,7 +231,9 @@ pub fn atomically<T, E: From<Error>>(
             Ok(v)
         }
         Err(e) => {
-            sql(|c| c.execute_batch("ROLLBACK TO hotpocket_unit; RELEASE hotpocket_unit"))?;
+            // A failed undo (SQLite already rolled the whole round back)
+            // marks the round broken; the caller's error is the one to see.
+            let _ = sql(|c| c.execute_batch("ROLLBACK TO hotpocket_unit; RELEASE hotpocket_unit"));
             Err(e)
         }
     }
@@ -214,7 +241,26 @@ pub fn atomically<T, E: From<Error>>(
 
 pub(crate) fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
     CURRENT.with(|c| match c.borrow_mut().as_mut() {
-        Some(s) => f(s),
+        Some(s) => {
+            if let Some(why) = &s.broken {
+                return Err(store_error(format!(
+                    "the round's transaction was rolled back after an earlier error ({why})"
+                )));
+            }
+            let result = f(s);
+            if let (Err(e), false, Some(conn)) = (&result, s.read_only, &s.conn) {
+                if conn.is_autocommit() {
+                    // SQLite ended the transaction itself: nothing of this
+                    // round can be kept, and nothing may run outside it.
+                    let what = match e {
+                        Error::State { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    };
+                    s.broken = Some(format!("{what}{}", os_error(conn)));
+                }
+            }
+            result
+        }
         None => Err(store_error("the store is used outside a round")),
     })
 }
