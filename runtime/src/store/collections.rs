@@ -213,11 +213,12 @@ impl<K: Key, V: DeserializeOwned> Iterator for Iter<K, V> {
     type Item = Result<(K, V)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.page.len() == 0 && !self.done {
-            if let Err(e) = self.fetch() {
-                self.done = true;
-                return Some(Err(e));
-            }
+        if self.page.len() == 0
+            && !self.done
+            && let Err(e) = self.fetch()
+        {
+            self.done = true;
+            return Some(Err(e));
         }
         let (k, v) = self.page.next()?;
         let table = self.table.as_ref().map(String::as_str).unwrap_or("map");

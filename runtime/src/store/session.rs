@@ -248,16 +248,16 @@ pub(crate) fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T>) -> Resu
                 )));
             }
             let result = f(s);
-            if let (Err(e), false, Some(conn)) = (&result, s.read_only, &s.conn) {
-                if conn.is_autocommit() {
-                    // SQLite ended the transaction itself: nothing of this
-                    // round can be kept, and nothing may run outside it.
-                    let what = match e {
-                        Error::State { message, .. } => message.clone(),
-                        other => other.to_string(),
-                    };
-                    s.broken = Some(format!("{what}{}", os_error(conn)));
-                }
+            if let (Err(e), false, Some(conn)) = (&result, s.read_only, &s.conn)
+                && conn.is_autocommit()
+            {
+                // SQLite ended the transaction itself: nothing of this
+                // round can be kept, and nothing may run outside it.
+                let what = match e {
+                    Error::State { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                s.broken = Some(format!("{what}{}", os_error(conn)));
             }
             result
         }
