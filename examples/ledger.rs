@@ -29,8 +29,15 @@
 //!
 //! Amounts are read as 128-bit integers so that a negative or too large
 //! amount is reported as such rather than as unreadable JSON; balances and the
-//! supply are `u64`, changed only with checked arithmetic. Accounts live in a
-//! `BTreeMap`, so every node writes `ledger.json` byte for byte the same.
+//! supply are `u64`, changed only with checked arithmetic.
+//!
+//! **State that scales**: accounts live in a [`hotpocket::store::Map`] and
+//! the supply in a [`hotpocket::store::Cell`] (`#[contract(store)]`), on the
+//! store's SQLite database `state.sqlite`. A round reads only the accounts its
+//! commands name and writes only the pages it changed, so a round costs the
+//! same with ten accounts or a million. Each command runs as one unit
+//! ([`hotpocket::store::atomically`]): a command that fails halfway keeps
+//! nothing.
 //!
 //! **Who may mint** is configuration every node must have identically. It is
 //! read from the contract's environment, `LEDGER_MINTERS` (public keys
@@ -59,23 +66,43 @@
 //!     --read alice:'"balance"'
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use hotpocket::prelude::*;
+use hotpocket::store::{self, Cell, Map};
 
 /// The environment variable listing the minters.
 const MINTERS_VAR: &str = "LEDGER_MINTERS";
 
-/// The contract's state, saved in `ledger.json` after every consensus round.
-#[derive(Default, Serialize, Deserialize)]
+/// Open accounts and their balances, by public key.
+static BALANCES: Map<String, u64> = Map::new("balances");
+/// All tokens ever minted (transfers keep it constant).
+static SUPPLY: Cell<u64> = Cell::new("supply");
+
+/// The contract; its state is in the store, this holds only the round's view
+/// of the configuration.
+#[derive(Default)]
 struct Ledger {
-    /// Open accounts and their balances, by public key.
-    balances: BTreeMap<String, u64>,
-    /// All tokens ever minted (transfers keep it constant).
-    supply: u64,
-    /// The minters, read from the environment every round; not saved.
-    #[serde(skip)]
+    /// The minters, read from the environment every round.
     minters: BTreeSet<String>,
+}
+
+/// Why a command got no regular reply: refused, or the store failed.
+enum Failure {
+    Refused(LedgerError),
+    Store(hotpocket::Error),
+}
+
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Self {
+        Failure::Refused(e)
+    }
+}
+
+impl From<hotpocket::Error> for Failure {
+    fn from(e: hotpocket::Error) -> Self {
+        Failure::Store(e)
+    }
 }
 
 /// What users send.
@@ -147,29 +174,47 @@ fn amount(amount: i128) -> Result<u64, LedgerError> {
     }
 }
 
-fn parse(input: &[u8]) -> Result<Command, LedgerError> {
-    serde_json::from_slice(input).map_err(|e| LedgerError::BadCommand {
-        reason: e.to_string(),
+fn parse(input: &[u8]) -> Result<Command, Failure> {
+    serde_json::from_slice(input).map_err(|e| {
+        Failure::Refused(LedgerError::BadCommand {
+            reason: e.to_string(),
+        })
     })
+}
+
+/// The reply for a finished command; a store failure is the handler's error
+/// (reported on stderr; the user gets no reply for it).
+fn reply(result: Result<Reply, Failure>) -> Result<Reply> {
+    match result {
+        Ok(reply) => Ok(reply),
+        Err(Failure::Refused(e)) => Ok(Reply::Error(e)),
+        Err(Failure::Store(e)) => Err(e),
+    }
 }
 
 impl Ledger {
     /// The balance of an open account.
-    fn balance_of(&self, account: &str) -> Result<u64, LedgerError> {
-        self.balances
-            .get(account)
-            .copied()
-            .ok_or_else(|| LedgerError::UnknownAccount {
+    fn balance_of(&self, account: &str) -> Result<u64, Failure> {
+        BALANCES.get(&account.to_owned())?.ok_or_else(|| {
+            Failure::Refused(LedgerError::UnknownAccount {
                 account: account.to_owned(),
             })
+        })
     }
 
     /// Carries out one command from `sender`. Checks everything before
     /// changing anything, so an error leaves the ledger as it was.
-    fn apply(&mut self, sender: &str, cmd: Command) -> Result<Reply, LedgerError> {
+    fn apply(&mut self, sender: &str, cmd: Command) -> Result<Reply, Failure> {
         match cmd {
             Command::Open => {
-                let balance = *self.balances.entry(sender.to_owned()).or_insert(0);
+                let key = sender.to_owned();
+                let balance = match BALANCES.get(&key)? {
+                    Some(balance) => balance,
+                    None => {
+                        BALANCES.insert(&key, &0)?;
+                        0
+                    }
+                };
                 Ok(Reply::Opened {
                     account: sender.to_owned(),
                     balance,
@@ -177,20 +222,21 @@ impl Ledger {
             }
             Command::Mint { to, amount: raw } => {
                 if !self.minters.contains(sender) {
-                    return Err(LedgerError::NotAMinter);
+                    return Err(LedgerError::NotAMinter.into());
                 }
                 let amount = amount(raw)?;
                 let to = to.to_ascii_lowercase();
                 let balance = self.balance_of(&to)?;
+                let old_supply = SUPPLY.get()?;
                 let overflow = || LedgerError::Overflow {
-                    supply: self.supply,
+                    supply: old_supply,
                     amount,
                 };
-                let supply = self.supply.checked_add(amount).ok_or_else(overflow)?;
+                let supply = old_supply.checked_add(amount).ok_or_else(overflow)?;
                 // No balance exceeds the supply, so this only fails if the line above did.
                 let balance = balance.checked_add(amount).ok_or_else(overflow)?;
-                self.supply = supply;
-                self.balances.insert(to.clone(), balance);
+                SUPPLY.set(&supply)?;
+                BALANCES.insert(&to, &balance)?;
                 Ok(Reply::Minted {
                     to,
                     amount,
@@ -218,14 +264,12 @@ impl Ledger {
                     });
                 }
                 // Balances add up to the supply, a u64, so this cannot fail.
-                let credited = to_balance
-                    .checked_add(amount)
-                    .ok_or(LedgerError::Overflow {
-                        supply: self.supply,
-                        amount,
-                    })?;
-                self.balances.insert(sender.to_owned(), rest);
-                self.balances.insert(to.clone(), credited);
+                let Some(credited) = to_balance.checked_add(amount) else {
+                    let supply = SUPPLY.get()?;
+                    return Err(LedgerError::Overflow { supply, amount }.into());
+                };
+                BALANCES.insert(&sender.to_owned(), &rest)?;
+                BALANCES.insert(&to, &credited)?;
                 Ok(Reply::Transferred {
                     to,
                     amount,
@@ -240,7 +284,7 @@ impl Ledger {
     }
 }
 
-#[hotpocket::contract(state = "ledger.json")]
+#[hotpocket::contract(store)]
 impl Ledger {
     #[on_round_start]
     fn read_minters(&mut self, _ctx: &mut Round) {
@@ -256,25 +300,20 @@ impl Ledger {
 
     #[on_input]
     fn command(&mut self, _ctx: &mut Round, user: &User, input: &[u8]) -> Result<()> {
-        let reply = parse(input)
-            .and_then(|cmd| self.apply(user.public_key(), cmd))
-            .unwrap_or_else(Reply::Error);
-        user.send_json(&reply)
+        let result =
+            store::atomically(|| parse(input).and_then(|cmd| self.apply(user.public_key(), cmd)));
+        user.send_json(&reply(result)?)
     }
 
     #[on_read_request]
     fn query(&self, _ctx: &mut Round, user: &User, input: &[u8]) -> Result<()> {
-        let reply = match parse(input) {
-            Ok(Command::Balance) => match self.balance_of(user.public_key()) {
-                Ok(balance) => Reply::Balance {
-                    account: user.public_key().to_owned(),
-                    balance,
-                },
-                Err(e) => Reply::Error(e),
-            },
-            Ok(_) => Reply::Error(LedgerError::ReadOnly),
-            Err(e) => Reply::Error(e),
-        };
-        user.send_json(&reply)
+        let result = parse(input).and_then(|cmd| match cmd {
+            Command::Balance => Ok(Reply::Balance {
+                account: user.public_key().to_owned(),
+                balance: self.balance_of(user.public_key())?,
+            }),
+            _ => Err(LedgerError::ReadOnly.into()),
+        });
+        user.send_json(&reply(result)?)
     }
 }

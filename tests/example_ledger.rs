@@ -1,11 +1,43 @@
 //! examples/ledger.rs on a simulated 3-node cluster: minting by the users the
 //! config lists, transfers, balances, every kind of typed error, errors that
-//! change nothing, the state on disk, and read requests.
+//! change nothing, the state in the store's database, and read requests.
 
 use hotpocket::sim::{Cluster, RoundReport, cargo_example};
 
 fn error(kind: &str) -> String {
     format!(r#"{{"error":{{"kind":"{kind}"}}}}"#)
+}
+
+/// The ledger's store as lines: `balances <key> <balance>`, `supply <n>`.
+fn stored(dir: &std::path::Path) -> Vec<String> {
+    use hotpocket::store::rusqlite::{Connection, OpenFlags};
+    let db = Connection::open_with_flags(
+        dir.join(hotpocket::store::DB_FILE),
+        OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut lines = Vec::new();
+    let mut rows = db
+        .prepare("SELECT k, v FROM \"map:balances\" ORDER BY k")
+        .unwrap();
+    let balances = rows
+        .query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .unwrap();
+    for row in balances {
+        let (k, v) = row.unwrap();
+        lines.push(format!(
+            "balances {} {}",
+            String::from_utf8(k).unwrap(),
+            String::from_utf8(v).unwrap()
+        ));
+    }
+    let supply: Vec<u8> = db
+        .query_row("SELECT v FROM cells WHERE k = 'supply'", [], |r| r.get(0))
+        .unwrap();
+    lines.push(format!("supply {}", String::from_utf8(supply).unwrap()));
+    lines
 }
 
 fn all_say(r: &RoundReport, user: &str, expected: &[String]) {
@@ -124,9 +156,21 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
             format!(r#"{{"transferred":{{"to":"{zed}","amount":10,"balance":40}}}}"#),
         ],
     );
-    let state = c.state_dir(1).join("ledger.json");
-    let saved = format!(r#"{{"balances":{{"{alice}":60,"{zed}":40}},"supply":100}}"#);
-    assert_eq!(std::fs::read_to_string(&state).unwrap(), saved);
+    let dir = c.state_dir(1);
+    let saved = vec![
+        format!("balances {alice} 60"),
+        format!("balances {zed} 40"),
+        "supply 100".to_owned(),
+    ];
+    assert_eq!(stored(&dir), saved);
+    // The database alone: no journal or temp file is left after a round.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("state.sqlite") || n.starts_with('.'))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["state.sqlite"]);
 
     // Round 3: nothing but refused commands leaves the state as it was.
     c.input("zed", transfer(&alice, "1000"))
@@ -135,7 +179,7 @@ fn mints_transfers_and_refuses_bad_commands_with_typed_errors() {
     let r3 = c.round().unwrap();
     r3.assert_agree();
     assert_eq!(r3.state_hash(), r2.state_hash());
-    assert_eq!(std::fs::read_to_string(&state).unwrap(), saved);
+    assert_eq!(stored(&dir), saved);
 
     // Read requests answer balances only, and change nothing.
     let read = c.read("zed", r#""balance""#).unwrap();

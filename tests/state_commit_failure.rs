@@ -1,7 +1,7 @@
 //! A round whose state cannot be saved tells no user anything: the ledger
-//! example on a file-size limit of zero (`RLIMIT_FSIZE`, which any user can
+//! example (its state in hotpocket::store's `state.sqlite`) on a file-size limit of zero (`RLIMIT_FSIZE`, which any user can
 //! set) and, when the test runs as root, on a tmpfs too small for the save.
-//! Every case checks that no output reached any user, that the state file is
+//! Every case checks that no output reached any user, that the database is
 //! unchanged byte for byte, and that stderr says why.
 
 mod support;
@@ -44,16 +44,16 @@ fn failed_save_tells_no_user(
     c.input("alice", r#""open""#);
     c.round().unwrap().assert_success();
     let dir = c.state_dir(0);
-    let before = std::fs::read(dir.join("ledger.json")).unwrap();
+    let before = std::fs::read(dir.join("state.sqlite")).unwrap();
     break_save(&dir);
     c.input("bob", r#""open""#).input("alice", r#""balance""#);
     let r = c.round().unwrap();
-    let after = std::fs::read(dir.join("ledger.json")).unwrap();
+    let after = std::fs::read(dir.join("state.sqlite")).unwrap();
     restore(&dir);
     let n = r.node(0);
     let err = stderr(n);
     assert!(
-        err.contains("state file `ledger.json`: cannot write: ")
+        err.contains("state file `state.sqlite`: cannot commit: SQLite: ")
             && err.contains(why)
             && err.ends_with(
                 "; the previous state was kept and none of this round's outputs were sent\n"
@@ -75,7 +75,7 @@ fn failed_save_tells_no_user(
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
-        .filter(|f| f.to_string_lossy().contains(".tmp-"))
+        .filter(|f| f != "state.sqlite")
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
     // The next round, with room again, saves and answers as usual.
@@ -114,12 +114,13 @@ fn a_save_on_a_full_filesystem_sends_nothing() {
     failed_save_tells_no_user(
         Cluster::builder(cargo_example("ledger").unwrap()),
         |dir| {
-            // The state directory's files move onto a one-page tmpfs mounted
-            // over it: the ledger fills the page, the save's temp file finds
-            // no room.
+            // The state directory's files move onto a tmpfs mounted over
+            // it, exactly as large as the database: the commit's journal
+            // finds no room.
             std::fs::create_dir_all(&keep).unwrap();
             copy_files(dir, &keep);
-            mount_tmpfs(dir, "size=4k");
+            let size = std::fs::metadata(dir.join("state.sqlite")).unwrap().len();
+            mount_tmpfs(dir, &format!("size={}", size.div_ceil(4096) * 4096));
             copy_files(&keep, dir);
         },
         |dir| {
@@ -130,7 +131,7 @@ fn a_save_on_a_full_filesystem_sends_nothing() {
             assert!(status.success(), "umount {}", dir.display());
             std::fs::remove_dir_all(&keep).unwrap();
         },
-        "No space left on device (os error 28)",
+        "database or disk is full",
     );
 }
 

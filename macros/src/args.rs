@@ -11,13 +11,14 @@ use syn::{Expr, ExprLit, Lit, Token};
 
 use crate::diag::Errors;
 
-const EXPECTED_KEYS: &str = "expected `state`, `npl_timeout_ms` or `crate`";
+const EXPECTED_KEYS: &str = "expected `state`, `store`, `npl_timeout_ms` or `crate`";
 
 /// The options as written, each with the span of its key. An option that
 /// failed to parse is left `None` (its error is already recorded).
 #[derive(Default)]
 pub(crate) struct ContractArgs {
     state: Option<(String, Span)>,
+    store: Option<Span>,
     npl_timeout_ms: Option<(u64, Span)>,
     krate: Option<(syn::Path, Span)>,
 }
@@ -27,6 +28,9 @@ pub(crate) struct ContractArgs {
 pub(crate) struct Options {
     /// `state = ".."`: the file the contract type is persisted to.
     pub(crate) state_file: Option<String>,
+    /// `store`: the contract uses `hotpocket::store` (opened and committed
+    /// by the runtime around the handlers).
+    pub(crate) store: bool,
     /// `npl_timeout_ms = N`: the NPL phase's time budget.
     pub(crate) npl_timeout_ms: Option<u64>,
     /// `crate = ".."`: the path of the runtime crate, `::hotpocket` by default.
@@ -55,6 +59,9 @@ impl ContractArgs {
             return skip_value(&meta);
         };
         let name = key.name();
+        if let Key::Store = key {
+            return self.parse_flag(&meta, errors);
+        }
         if !meta.input.peek(Token![=]) {
             errors.spanned(
                 path,
@@ -65,6 +72,7 @@ impl ContractArgs {
         let value: Expr = meta.value()?.parse()?;
         let already_set = match key {
             Key::State => self.state.is_some(),
+            Key::Store => self.store.is_some(),
             Key::NplTimeoutMs => self.npl_timeout_ms.is_some(),
             Key::Crate => self.krate.is_some(),
         };
@@ -75,9 +83,24 @@ impl ContractArgs {
         let span = path.span();
         match key {
             Key::State => self.state = keep(parse_state(&value), span, errors),
+            Key::Store => {}
             Key::NplTimeoutMs => self.npl_timeout_ms = keep(parse_timeout(&value), span, errors),
             Key::Crate => self.krate = keep(parse_crate(&value), span, errors),
         }
+        Ok(())
+    }
+
+    /// `store` is a bare flag: `#[contract(store)]`.
+    fn parse_flag(&mut self, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+        let path = &meta.path;
+        if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+            errors.spanned(path, "`store` takes no value: write `#[contract(store)]`");
+            return skip_value(meta);
+        }
+        if self.store.is_some() {
+            errors.spanned(path, "`store` set more than once");
+        }
+        self.store = Some(path.span());
         Ok(())
     }
 
@@ -93,6 +116,7 @@ impl ContractArgs {
         }
         Options {
             state_file: self.state.map(|(file, _)| file),
+            store: self.store.is_some(),
             npl_timeout_ms: self.npl_timeout_ms.map(|(ms, _)| ms),
             krate: self.krate.map_or_else(default_crate, |(path, _)| path),
         }
@@ -116,16 +140,18 @@ fn default_crate() -> syn::Path {
 #[derive(Clone, Copy)]
 enum Key {
     State,
+    Store,
     NplTimeoutMs,
     Crate,
 }
 
 impl Key {
-    const ALL: [Key; 3] = [Key::State, Key::NplTimeoutMs, Key::Crate];
+    const ALL: [Key; 4] = [Key::State, Key::Store, Key::NplTimeoutMs, Key::Crate];
 
     fn name(self) -> &'static str {
         match self {
             Key::State => "state",
+            Key::Store => "store",
             Key::NplTimeoutMs => "npl_timeout_ms",
             Key::Crate => "crate",
         }
@@ -134,6 +160,7 @@ impl Key {
     fn example(self) -> &'static str {
         match self {
             Key::State => "`state = \"state.json\"`",
+            Key::Store => "`store`",
             Key::NplTimeoutMs => "`npl_timeout_ms = 500`",
             Key::Crate => "`crate = \"hotpocket\"`",
         }

@@ -32,6 +32,10 @@ pub trait Contract: Sized + 'static {
     /// environment variable `HOTPOCKET_KEEP_FDS=1` (in the contract's
     /// `environment` config) to keep them instead.
     const CLOSE_INHERITED_FDS: bool = true;
+    /// Whether the contract uses [`store`](crate::store) (`#[contract(store)]`):
+    /// the runtime then opens the round's database before the handlers (recovering
+    /// a crashed commit) and commits it after them. Contracts without it pay nothing.
+    const USES_STORE: bool = false;
 
     /// Creates the contract at the start of a round: loads the state, or
     /// `Default` for a stateless contract.
@@ -41,9 +45,10 @@ pub trait Contract: Sized + 'static {
     /// outputs may speak of. When true, a consensus round's outputs are held
     /// until `save` has succeeded and are dropped unsent when it fails, so
     /// no user is told of a change that was not saved. True for
-    /// `#[contract(state = "...")]`; set it when you implement `save` by
-    /// hand or keep state in a store that `save` commits.
-    const SAVES_STATE: bool = Self::STATE_FILE.is_some();
+    /// `#[contract(state = "...")]` and `#[contract(store)]`; set it when
+    /// you implement `save` by hand or keep state in a store that `save`
+    /// commits.
+    const SAVES_STATE: bool = Self::STATE_FILE.is_some() || Self::USES_STORE;
 
     /// The round's **commit**: persists the state after the handlers of a
     /// round that is not read-only, before any held output is released.

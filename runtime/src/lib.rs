@@ -74,6 +74,8 @@ mod round;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod state;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod testing;
 mod wire;
 

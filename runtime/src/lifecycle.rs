@@ -254,7 +254,15 @@ pub(crate) fn run_round<C: Contract>(
     // Loading and saving run the contract type's own (de)serialisation code,
     // which may panic like a handler: guarded the same way.
     install_panic_hook();
+    if let Err(e) = begin_store::<C>(round) {
+        reporter.report(format!(
+            "{e}; no handlers were run and the state was left as it is"
+        ));
+        reporter.outcome.fatal = true;
+        return false;
+    }
     let Some(mut contract) = load::<C>(reporter) else {
+        end_store::<C>();
         return false;
     };
     let hold = C::SAVES_STATE && !round.is_read_only();
@@ -263,6 +271,7 @@ pub(crate) fn run_round<C: Contract>(
     }
     execute(&mut contract, round, inputs, npl, reporter);
     let committed = if round.is_read_only() {
+        end_store::<C>();
         Ok(())
     } else {
         commit(&contract)
@@ -307,12 +316,55 @@ fn load<C: Contract>(reporter: &mut Reporter) -> Option<C> {
     None
 }
 
-/// The commit: [`Contract::save`], guarded; the error says what failed.
+/// The commit: [`Contract::save`], then the store's transaction (so only a
+/// round whose state file was saved writes its database changes), guarded;
+/// the error says what failed.
 fn commit<C: Contract>(contract: &C) -> std::result::Result<(), String> {
-    match guarded(|| contract.save()) {
+    let saved = match guarded(|| contract.save()) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("{e}")),
         Err(msg) => Err(format!("saving the state panicked: {msg}")),
+    };
+    if saved.is_err() {
+        end_store::<C>();
+        return saved;
+    }
+    match guarded(commit_store::<C>) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("{e}")),
+        Err(msg) => Err(format!("committing the store panicked: {msg}")),
+    }
+}
+
+/// The store's start-of-round hook: the round's time and seed for SQL, and
+/// recovery of a crashed commit before any handler runs.
+fn begin_store<C: Contract>(round: &Round) -> crate::Result<()> {
+    #[cfg(feature = "store")]
+    if C::USES_STORE {
+        return crate::store::begin_engine_round(
+            round.is_read_only(),
+            round.timestamp(),
+            round.lcl(),
+        );
+    }
+    let _ = round;
+    Ok(())
+}
+
+/// The store's commit hook, after the handlers and the state file's save.
+fn commit_store<C: Contract>() -> crate::Result<()> {
+    #[cfg(feature = "store")]
+    if C::USES_STORE {
+        return crate::store::commit_round();
+    }
+    Ok(())
+}
+
+/// Ends the store's round without committing.
+fn end_store<C: Contract>() {
+    #[cfg(feature = "store")]
+    if C::USES_STORE {
+        crate::store::end_round();
     }
 }
 

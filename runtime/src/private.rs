@@ -14,3 +14,6 @@ pub use crate::handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use crate::round::{Node, Npl, Round, User};
 pub use crate::state::{load_state, save_state};
 pub use ::core;
+/// Whether the runtime was built with the `store` feature, checked by the
+/// code `#[contract(store)]` generates.
+pub const STORE_FEATURE: bool = cfg!(feature = "store");

@@ -49,7 +49,22 @@ fn consts(contract: &Contract) -> TokenStream {
     };
     let has_npl = contract.handler(HandlerKind::Npl).is_some();
     let has_read_request = contract.handler(HandlerKind::ReadRequest).is_some();
+    // With `store`, a hotpocket built without the feature fails the build
+    // (the constant is evaluated when `run` is instantiated for the type).
+    let uses_store = if options.store {
+        let krate = &options.krate;
+        quote! {{
+            #krate::__private::core::assert!(
+                #krate::__private::STORE_FEATURE,
+                "`#[contract(store)]` needs the `store` feature of the hotpocket crate"
+            );
+            true
+        }}
+    } else {
+        quote!(false)
+    };
     quote! {
+        const USES_STORE: ::core::primitive::bool = #uses_store;
         const STATE_FILE: ::core::option::Option<&'static ::core::primitive::str> = #state_file;
         const NPL_TIMEOUT_MS: ::core::option::Option<::core::primitive::u64> = #npl_timeout_ms;
         const HAS_NPL: ::core::primitive::bool = #has_npl;
