@@ -71,11 +71,16 @@ const OBSERVED: &[&str] = &["mem_available"];
 /// Hazards today's simulator does not yet make differ between nodes (every
 /// simulated node gets the same binary path,
 /// hostname, boot id, CPUs, clock second, environment and file system), or
-/// makes differ only by chance (`dir_mtime`, `process_start_ticks`). They are
+/// makes differ only by chance (`dir_mtime`, `process_start_ticks`), or
+/// varies but not yet in every run (`npl_quorum_set` and `npl_last_wins`
+/// depend on which peer's message comes last; the per-node NPL latency
+/// decides that 9 runs in 10 on a loaded machine). They are
 /// run and shown, not asserted, so the table tracks the gap; a case leaves
 /// this list when the simulator varies what it depends on (issue: nodes that
 /// differ like real ones).
 const NOT_YET_VARIED: &[&str] = &[
+    "npl_quorum_set",
+    "npl_last_wins",
     "argv0",
     "current_exe",
     "hostname",

@@ -147,7 +147,7 @@ fn option_crate_path() {
 fn option_errors() {
     assert_eq!(
         errors(quote!(foo = 1), minimal()),
-        ["unknown option `foo`; expected `state`, `npl_timeout_ms` or `crate`"]
+        ["unknown option `foo`; expected `state`, `store`, `npl_timeout_ms` or `crate`"]
     );
     assert_eq!(
         errors(quote!(state = "a.json", state = "b.json"), minimal()),
@@ -180,7 +180,7 @@ fn option_errors() {
     assert_eq!(
         errors(quote!(bar(1, 2), state = "", npl_timeout_ms = 0), minimal()),
         [
-            "unknown option `bar`; expected `state`, `npl_timeout_ms` or `crate`",
+            "unknown option `bar`; expected `state`, `store`, `npl_timeout_ms` or `crate`",
             "`state` must name a file in the contract's working directory, e.g. `state = \"state.json\"` (no `/`, not `.` or `..`)",
             "`npl_timeout_ms` must be greater than 0",
         ]
