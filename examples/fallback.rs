@@ -51,7 +51,7 @@
 //!     --fallback --observer 2 --env FALLBACK_RECOVER_AFTER=1
 //! ```
 //!
-//! `tests/example_fallback.rs` also runs the partition case: node 2 cut off in
+//! `tests/examples/fallback.rs` also runs the partition case: node 2 cut off in
 //! both directions, where nodes 0 and 1 take it out and node 2, hearing only
 //! itself, changes nothing.
 

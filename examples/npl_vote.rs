@@ -45,7 +45,7 @@
 //! decision" and the one node that had the full set adopts that instead.
 //!
 //! The simulator has no state sync: there, the odd node keeps its state, and
-//! the verdict names it. `tests/example_npl_vote.rs` shows both and copies the
+//! the verdict names it. `tests/examples/npl_vote.rs` shows both and copies the
 //! majority's state over, as the engine's sync would, after which the nodes
 //! agree again. When a decision must never cost a round of consensus, send
 //! the proposals as user inputs instead (nodes can be users of their own

@@ -1,4 +1,4 @@
-//! The bad-input catalogue's contract (tests/bad_input.rs): a
+//! The bad-input catalogue's contract (tests/contract/bad_input.rs): a
 //! `#[hotpocket::contract]` with persisted state whose JSON commands trigger
 //! every failure a handler can meet, so each case runs as a real process
 //! under the simulator.
@@ -153,7 +153,7 @@ impl Catalogue {
             let _ = user.send("end");
         }
         // The state is saved right after this: a test killing the process
-        // during the save waits for this line (tests/crash_safety.rs).
+        // during the save waits for this line (tests/contract/crash_safety.rs).
         if std::env::var_os("CATALOGUE_MARK_SAVE").is_some() {
             eprintln!("saving");
         }

@@ -1,4 +1,4 @@
-//! The determinism catalogue (tests/sim_hazard_catalogue.rs): one binary
+//! The determinism catalogue (tests/sim/hazard_catalogue.rs): one binary
 //! holding many `#[hotpocket::contract]`s, each in its own module. Every
 //! hazard module lets exactly one thing that differs between real cluster
 //! nodes reach its outputs; every control module does something that looks

@@ -1,5 +1,5 @@
 //! Test contract for the store: random map operations and SQL with
-//! `random()` and `CURRENT_TIMESTAMP` (tests/store_determinism.rs). Every
+//! `random()` and `CURRENT_TIMESTAMP` (tests/contract/store_determinism.rs). Every
 //! input gets one reply saying what it did, so the nodes' outputs show any
 //! difference in what they read.
 

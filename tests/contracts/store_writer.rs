@@ -1,5 +1,5 @@
 //! Writes rounds of the store as fast as it can, for the kill test
-//! (tests/store_crash_safety.rs): round `v` sets every one of `KEYS` entries
+//! (tests/contract/store_crash_safety.rs): round `v` sets every one of `KEYS` entries
 //! and the cell `version` to `v`, then commits and prints `v` on stdout.
 //! Usage: `test-store-writer <dir> <first version>`.
 

@@ -1,5 +1,5 @@
 // Echo contract written with the official HotPocket Node library, run by
-// tests/sim_node.rs under the simulator. Its environment (the contract's only
+// tests/sim/node.rs under the simulator. Its environment (the contract's only
 // environment) picks the library version and the behaviour:
 //   HP_LIB=hpc074|hpc0510   which published version to load (npm aliases)
 //   FORCE_TERMINATE=1       0.7.4's forceTerminate (self-SIGINT at the end)

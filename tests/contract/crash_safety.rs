@@ -5,13 +5,11 @@
 //! at microsecond-chosen random moments, most of them inside the save (the
 //! contract marks its start on stderr).
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::{BIN, HandRound};
 use hotpocket::sim::Cluster;
-use support::{BIN, HandRound};
 
 /// Padding per state version: large enough that writing and syncing it
 /// takes a good share of the round, small enough to keep the test quick.

@@ -3,10 +3,8 @@
 //! Each checks that everything is delivered and the contract's memory stays
 //! near what the data itself needs.
 
-mod support;
-
+use crate::support::{BIN, assert_no_secret, stderr};
 use hotpocket::sim::{Cluster, Exit, HazardKind, KeyPair};
-use support::{BIN, assert_no_secret, stderr};
 
 /// Raises this process's descriptor limit (inherited by the contract) to at
 /// least `want` if it can; returns the soft limit in force.

@@ -6,16 +6,16 @@
 //! the node's private key appears nowhere.
 //!
 //! The heavy cases (a kill during a save, 10,000 users, 100 MiB) are in
-//! tests/crash_safety.rs and tests/scale.rs.
+//! tests/contract/crash_safety.rs and tests/contract/scale.rs.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::support::{BIN, assert_no_secret, edit, first_user, sent_contract_end, stderr};
 use hotpocket::sim::{Cluster, Exit, HazardKind, KeyPair, NodeReport, RoundReport, Variant};
 use serde_json::{Map, Value, json};
-use support::{BIN, assert_no_secret, edit, first_user, sent_contract_end, stderr};
 
 fn alice() -> String {
     KeyPair::user("alice").public_key

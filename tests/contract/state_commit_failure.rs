@@ -4,12 +4,10 @@
 //! Every case checks that no output reached any user, that the database is
 //! unchanged byte for byte, and that stderr says why.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support::stderr;
 use hotpocket::sim::{Cluster, ClusterBuilder, Exit, cargo_example};
-use support::stderr;
 
 /// A wrapper around the ledger example that, while `flag` exists, starts it
 /// with `RLIMIT_FSIZE` at 0 and SIGXFSZ ignored (so a write to a regular file

@@ -1,4 +1,4 @@
-//! Helpers shared by the bad-input catalogue's test files: the catalogue
+//! Helpers shared by the bad-input catalogue's test modules: the catalogue
 //! contract, JSON edits of the round's arguments, and the secret check every
 //! case runs.
 

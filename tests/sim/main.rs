@@ -1,0 +1,16 @@
+//! The simulator's tests, one binary (each module was a test binary of its
+//! own; one binary links the runtime and the simulator once instead of a
+//! dozen times).
+
+mod basic;
+mod determinism;
+mod dev;
+mod hazard_catalogue;
+mod hazards;
+mod keep;
+mod keys;
+mod limits;
+mod node;
+mod npl;
+mod patch;
+mod runtime;
