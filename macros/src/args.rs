@@ -107,6 +107,14 @@ impl ContractArgs {
     /// Checks how the options combine with the handlers: `npl_declared` is
     /// whether the block has an `#[on_npl]` handler (or an attribute that
     /// might have been meant as one).
+    /// The runtime crate's path as written (or the default), for the
+    /// fallback, which needs it before (and whether or not) `build` runs.
+    pub(crate) fn crate_path(&self) -> syn::Path {
+        self.krate
+            .as_ref()
+            .map_or_else(default_crate, |(path, _)| path.clone())
+    }
+
     pub(crate) fn build(self, npl_declared: bool, errors: &mut Errors) -> Options {
         if let (Some((_, span)), false) = (&self.npl_timeout_ms, npl_declared) {
             errors.at(

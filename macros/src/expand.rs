@@ -24,9 +24,10 @@ pub(crate) fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
         Err(error) => return fallback::generate(item, errors.fail_with(error), false),
     };
+    let krate = args.crate_path();
     match Contract::from_syn(args, item, errors) {
         Ok(contract) => codegen::generate(&contract),
-        Err(rejected) => fallback::generate(rejected.item, rejected.error, false),
+        Err(rejected) => fallback::generate_impl(&rejected.item, rejected.error, &krate),
     }
 }
 

@@ -21,6 +21,7 @@ pub(super) fn generate(contract: &Contract, private: &Private<'_>) -> TokenStrea
         .iter()
         .map(|handler| shim(private, handler));
     quote! {
+        #[automatically_derived]
         #[allow(
             unused_qualifications,
             clippy::unit_arg,
