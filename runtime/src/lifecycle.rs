@@ -339,24 +339,28 @@ fn commit<C: Contract>(contract: &C) -> std::result::Result<(), String> {
 /// The store's start-of-round hook: the round's time and seed for SQL, and
 /// recovery of a crashed commit before any handler runs.
 fn begin_store<C: Contract>(round: &Round) -> crate::Result<()> {
-    #[cfg(feature = "store")]
-    if C::USES_STORE {
-        return crate::store::begin_engine_round(
-            round.is_read_only(),
-            round.timestamp(),
-            round.lcl(),
-        );
+    if !C::USES_STORE {
+        return Ok(());
     }
-    let _ = round;
-    Ok(())
+    #[cfg(feature = "store")]
+    return crate::store::begin_engine_round(round.is_read_only(), round.timestamp(), round.lcl());
+    // Unreachable in practice: `#[contract(store)]` does not build without
+    // the feature (the macro asserts `STORE_FEATURE`).
+    #[cfg(not(feature = "store"))]
+    {
+        let _ = round;
+        Ok(())
+    }
 }
 
 /// The store's commit hook, after the handlers and the state file's save.
 fn commit_store<C: Contract>() -> crate::Result<()> {
-    #[cfg(feature = "store")]
-    if C::USES_STORE {
-        return crate::store::commit_round();
+    if !C::USES_STORE {
+        return Ok(());
     }
+    #[cfg(feature = "store")]
+    return crate::store::commit_round();
+    #[cfg(not(feature = "store"))]
     Ok(())
 }
 
