@@ -3,7 +3,7 @@
 //! reads outside data, and checks what must hold for *every* input. A
 //! violated property panics, which is what the fuzzer looks for.
 //!
-//! Compiled for the crate's own tests and with the `fuzzing` feature only;
+//! Compiled for the crate's own tests and under `cfg(fuzzing)` (set by cargo-fuzz) only;
 //! not part of the API. The inputs kept under `runtime/fuzz/inputs/<target>/`
 //! (the seeds, and what the fuzzer found) are replayed by this module's
 //! tests on stable, so they run in CI.

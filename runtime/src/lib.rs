@@ -116,8 +116,9 @@ pub use hotpocket_macros::{on_input, on_npl, on_read_request, on_round_end, on_r
 #[path = "private.rs"]
 pub mod __private;
 
-/// The fuzz targets' bodies (`runtime/fuzz`); feature `fuzzing`, not API.
-#[cfg(any(test, feature = "fuzzing"))]
+/// The fuzz targets' bodies (`runtime/fuzz`); under `cfg(fuzzing)`, which
+/// cargo-fuzz sets, so no feature of the published crate exposes them.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
