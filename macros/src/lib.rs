@@ -11,6 +11,7 @@
 //! and the author's code is still emitted (`codegen::fallback`), so that no
 //! follow-on errors hide the real ones.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 // Everything here runs on the author's tokens: a malformed block must become a
 // spanned error, never a panic (no unwrap/expect/unchecked indexing).
 #![cfg_attr(

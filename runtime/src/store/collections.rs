@@ -28,6 +28,13 @@ pub struct Map<K, V> {
     _types: PhantomData<fn() -> (K, V)>,
 }
 
+// By hand: a derive would ask `K: Debug, V: Debug` for what is only a name.
+impl<K, V> std::fmt::Debug for Map<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Map").field("table", &self.table).finish()
+    }
+}
+
 impl<K: Key, V: Serialize + DeserializeOwned> Map<K, V> {
     /// A handle on the map called `name` (ASCII letters, digits, `_`; the
     /// same name is the same map).
@@ -161,6 +168,14 @@ pub struct Iter<K, V> {
     _types: PhantomData<fn() -> (K, V)>,
 }
 
+impl<K, V> std::fmt::Debug for Iter<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<K: Key, V: DeserializeOwned> Iter<K, V> {
     fn new(table: Result<String>, from: Option<(Vec<u8>, bool)>) -> Self {
         Iter {
@@ -236,6 +251,12 @@ impl<K: Key, V: DeserializeOwned> Iterator for Iter<K, V> {
 pub struct Cell<T> {
     name: &'static str,
     _type: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Cell<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cell").field("name", &self.name).finish()
+    }
 }
 
 impl<T: Serialize + DeserializeOwned + Default> Cell<T> {

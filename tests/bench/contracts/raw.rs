@@ -34,6 +34,7 @@ pub fn read_stdin() -> Vec<u8> {
         // what the kernel wrote.
         let n = unsafe { libc::read(0, spare.as_mut_ptr().cast(), spare.len()) };
         if n > 0 {
+            // SAFETY: the kernel initialised the first `n` spare bytes.
             unsafe { buf.set_len(buf.len() + n as usize) };
         } else if n == 0 {
             return buf;
@@ -188,6 +189,7 @@ pub fn send_all(fd: RawFd, parts: &[&[u8]]) {
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = iov[first..].as_mut_ptr();
         msg.msg_iovlen = (iov.len() - first) as _;
+        // SAFETY: `msg` and the iovecs it points to outlive the call.
         let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
         if n < 0 {
             assert_eq!(errno(), libc::EINTR, "sendmsg failed");
@@ -199,6 +201,8 @@ pub fn send_all(fd: RawFd, parts: &[&[u8]]) {
             first += 1;
         }
         if n > 0 {
+            // SAFETY: `n` is less than this iovec's length, so the pointer
+            // stays inside the slice it was made from.
             iov[first].iov_base = unsafe { (iov[first].iov_base as *mut u8).add(n).cast() };
             iov[first].iov_len -= n;
         }

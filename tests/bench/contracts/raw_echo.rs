@@ -66,10 +66,13 @@ impl Window {
     fn get(&mut self, fd: i32, off: u64, len: usize) -> &[u8] {
         if self.len == 0 || off < self.start || off + len as u64 > self.start + self.len as u64 {
             if self.len > 0 {
+                // SAFETY: `base..base+len` is the mapping made below, and no
+                // slice of it outlives this call (`get` borrows `self`).
                 unsafe { libc::munmap(self.base as *mut _, self.len) };
             }
             let start = off - off % 4096;
             let want = (off + len as u64 - start).max(Self::SIZE);
+            // SAFETY: a fresh read-only mapping; the result is checked.
             let p = unsafe {
                 libc::mmap(
                     std::ptr::null_mut(),
@@ -86,6 +89,8 @@ impl Window {
             self.len = want as usize;
         }
         let at = self.base + (off - self.start) as usize;
+        // SAFETY: the window covers `off..off+len` (checked above) and stays
+        // mapped while the returned borrow of `self` lives.
         unsafe { std::slice::from_raw_parts(at as *const u8, len) }
     }
 }

@@ -266,7 +266,7 @@ impl ClusterBuilder {
     /// that are still reported as [`HazardKind::ArgsExceedPipe`]. For
     /// measuring rounds the engine cannot run (benchmarks with many inputs).
     ///
-    /// [`HazardKind::ArgsExceedPipe`]: super::HazardKind::ArgsExceedPipe
+    /// [`HazardKind::ArgsExceedPipe`]: crate::sim::HazardKind::ArgsExceedPipe
     pub fn args_via_file(mut self, on: bool) -> Self {
         self.settings.args_via_file = on;
         self

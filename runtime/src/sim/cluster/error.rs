@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 
 /// Why the simulator itself could not run a round (never the contract's
-/// misbehaviour, which is reported in the [`RoundReport`]).
+/// misbehaviour, which is reported in the [`RoundReport`](crate::sim::RoundReport)).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SimError {

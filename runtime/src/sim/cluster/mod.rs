@@ -127,7 +127,7 @@ impl Drop for Runtime {
 /// (`unl`, `version`, `max_input_ledger_offset`, the modes, `stage_slice`,
 /// `threshold`) is recorded in [`patch_config`](Self::patch_config) only: the
 /// contract's `unl` argument and NPL stay the cluster's nodes. A file the
-/// engine would reject is a [`Hazard::InvalidPatchConfig`] on that node, and
+/// engine would reject is a [`Hazard::InvalidPatchConfig`](crate::sim::Hazard::InvalidPatchConfig) on that node, and
 /// files differing between nodes are a disagreement at `../patch.cfg`;
 /// neither is applied.
 pub struct Cluster {

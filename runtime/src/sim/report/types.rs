@@ -212,7 +212,7 @@ pub struct ConfigUpdate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PatchChange {
     /// The engine would accept it. The cluster applies it once every node
-    /// has the same file ([`RoundReport::config_applied`]).
+    /// has the same file ([`RoundReport::config_applied`](crate::sim::RoundReport::config_applied)).
     Valid(Box<ConfigUpdate>),
     /// The engine would reject it, for this reason (also reported as
     /// [`Hazard::InvalidPatchConfig`]).

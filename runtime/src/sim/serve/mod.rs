@@ -1,7 +1,7 @@
 //! The HotPocket user protocol, as hpcore 0.6.4 speaks it to clients, for a
 //! simulated cluster that real clients (the official JS client) connect to.
 //!
-//! The pieces are pure and tested on their own: [`hash`] (output hash, hash
+//! The pieces are pure and tested on their own: `hash` (output hash, hash
 //! tree, what UNL nodes sign), [`embed`] (how an output enters a JSON
 //! message, the engine's quirk included). [`embed`] is part of every
 //! simulator build, since every run reports outputs the quirk would mangle;
