@@ -414,6 +414,7 @@ impl Cluster {
                             report.hazards.push(Hazard::ReadOnlyWrite { files });
                         }
                     }
+                    unanswered_reads(&mut report);
                     let _ = fs::remove_dir_all(n.dir.join("ro"));
                 }
             }
@@ -512,6 +513,20 @@ fn agreed_change<'a>(
         .then_some((update.as_ref(), bytes))
 }
 
+/// Flags each user of a read request who got no output: the engine sends
+/// such a client nothing.
+fn unanswered_reads(report: &mut NodeReport) {
+    let silent: Vec<String> = report
+        .outputs
+        .iter()
+        .filter(|o| o.messages.is_empty())
+        .map(|o| o.user.clone())
+        .collect();
+    for user in silent {
+        report.hazards.push(Hazard::UnansweredRead { user });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::super::report::test_node;
@@ -550,5 +565,20 @@ mod tests {
         invalid.patch_change = Some(PatchChange::Invalid("bad".into()));
         assert!(agreed_change(&[invalid], &files[..1]).is_none());
         assert!(agreed_change(&[], &[]).is_none());
+    }
+
+    #[test]
+    fn a_read_without_output_is_flagged_for_its_user_only() {
+        let mut silent = test_node(0, &[], "");
+        unanswered_reads(&mut silent);
+        assert_eq!(
+            silent.hazards,
+            [Hazard::UnansweredRead {
+                user: "alice".into()
+            }]
+        );
+        let mut answered = test_node(0, &[b"5"], "");
+        unanswered_reads(&mut answered);
+        assert!(answered.hazards.is_empty());
     }
 }

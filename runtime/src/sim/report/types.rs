@@ -302,6 +302,13 @@ pub enum Hazard {
         /// The changed paths.
         files: Vec<String>,
     },
+    /// A read request produced no output for its user: the engine then
+    /// sends the client nothing at all, and the client waits out its own
+    /// timeout (15 s in the official JS client).
+    UnansweredRead {
+        /// The user's name.
+        user: String,
+    },
     /// A control message the engine rejects as broken: not JSON, no string
     /// `type`, or a malformed peer changeset. (Unknown types are ignored
     /// silently, by the engine and here: they are only listed in `control`.)
@@ -336,6 +343,7 @@ pub enum HazardKind {
     NplOutputLimit,
     NplWriteFailed,
     ReadOnlyWrite,
+    UnansweredRead,
     IgnoredControlMessage,
     InvalidPatchConfig,
 }
@@ -356,6 +364,7 @@ impl Hazard {
             Hazard::NplOutputLimit { .. } => HazardKind::NplOutputLimit,
             Hazard::NplWriteFailed => HazardKind::NplWriteFailed,
             Hazard::ReadOnlyWrite { .. } => HazardKind::ReadOnlyWrite,
+            Hazard::UnansweredRead { .. } => HazardKind::UnansweredRead,
             Hazard::IgnoredControlMessage { .. } => HazardKind::IgnoredControlMessage,
             Hazard::InvalidPatchConfig { .. } => HazardKind::InvalidPatchConfig,
         }
@@ -420,6 +429,11 @@ impl fmt::Display for Hazard {
                 f,
                 "read request changed the state ({}); the engine's read-only session refuses writes",
                 files.join(", ")
+            ),
+            Hazard::UnansweredRead { user } => write!(
+                f,
+                "read request from {user} produced no output: the engine sends the client no reply \
+                 at all (the client waits out its timeout); answer every read, with an error if need be"
             ),
             Hazard::IgnoredControlMessage { reason } => {
                 write!(f, "control message ignored by the engine: {reason}")
