@@ -102,7 +102,6 @@ pub(crate) fn execute<C: Contract>(
     );
 
     let users = round.users_rc();
-    let read_request = round.is_read_only() && C::HAS_READ_REQUEST;
     for (u, user) in users.iter().enumerate() {
         let count = match inputs {
             Inputs::File(_, refs) => refs.get(u).map_or(0, Vec::len),
@@ -129,10 +128,8 @@ pub(crate) fn execute<C: Contract>(
                     continue;
                 }
             };
-            if read_request {
-                call(reporter, place, || {
-                    contract.on_read_request(round, user, &bytes)
-                });
+            if round.is_read_only() {
+                answer_read(contract, round, user, &bytes, place, reporter);
             } else {
                 call(reporter, place, || contract.on_input(round, user, &bytes));
             }
@@ -153,6 +150,53 @@ pub(crate) fn execute<C: Contract>(
         || contract.on_round_end(round),
     );
     flush_all(round, reporter);
+}
+
+/// Why a contract without `#[on_read_request]` refuses every read request.
+pub(crate) const NO_READ_HANDLER: &str =
+    "this contract answers no read requests (it has no #[on_read_request] handler)";
+
+/// One input of a read request: the `#[on_read_request]` handler, then a
+/// reply of `error: <why>` if it sent the user nothing, since the engine
+/// sends a client no reply at all for a read without output. Without the
+/// handler every read is refused: `#[on_input]` never runs read-only, so a
+/// read can never look as if it changed the state.
+fn answer_read<C: Contract>(
+    contract: &mut C,
+    round: &mut Round,
+    user: &User,
+    input: &[u8],
+    place: impl FnOnce() -> String,
+    reporter: &mut Reporter,
+) {
+    let before = user.sent_count();
+    // (what the node's log says, what the user is told)
+    let failure: Option<(String, &str)> = if C::HAS_READ_REQUEST {
+        match guarded(|| contract.on_read_request(round, user, input)) {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some((e.to_string(), "")),
+            // The panic's text stays in the node's log, not in the reply.
+            Err(msg) => Some((
+                format!("handler panicked: {msg}"),
+                "the contract failed on this read request",
+            )),
+        }
+    } else {
+        Some((NO_READ_HANDLER.to_owned(), ""))
+    };
+    if let Some((log, _)) = &failure {
+        reporter.report(format!("{}: {log}", place()));
+    }
+    if user.sent_count() == before {
+        let why = match &failure {
+            Some((_, reply)) if !reply.is_empty() => reply,
+            Some((log, _)) => log.as_str(),
+            None => "the contract sent no reply",
+        };
+        if let Err(e) = user.send(format!("error: {why}")) {
+            reporter.report(format!("{e}"));
+        }
+    }
 }
 
 fn flush_user(user: &User, reporter: &mut Reporter) {
@@ -675,6 +719,56 @@ mod tests {
         TestRound::read_request().input("u", "q").run(&mut c);
         TestRound::new().input("u", "q").run(&mut c);
         assert_eq!(c.0, ["read", "input"]);
+    }
+
+    #[test]
+    fn every_read_request_gets_a_reply() {
+        // `Probe` has no `#[on_read_request]`: reads are refused, on_input never runs.
+        let mut c = Probe::default();
+        let out = TestRound::read_request().input("u", "q").run(&mut c);
+        assert!(c.seen.is_empty(), "{:?}", c.seen);
+        assert_eq!(out.outputs("u"), [format!("error: {NO_READ_HANDLER}")]);
+        assert_eq!(
+            out.problems,
+            [format!("user u input #0: {NO_READ_HANDLER}")]
+        );
+
+        // A handler that sends nothing, fails or panics: the user still hears.
+        let mut c = ReadOnlyAware(Vec::new());
+        let out = TestRound::read_request().input("u", "q").run(&mut c);
+        assert_eq!(out.outputs("u"), ["error: the contract sent no reply"]);
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        let mut c = Replier;
+        for (input, reply) in [
+            ("err", "error: handler returned an error: nope"),
+            ("panic", "error: the contract failed on this read request"),
+            ("ok", "fine"),
+        ] {
+            let out = TestRound::read_request().input("u", input).run(&mut c);
+            assert_eq!(out.outputs("u"), [reply], "{input}");
+        }
+    }
+
+    struct Replier;
+    impl Contract for Replier {
+        const HAS_READ_REQUEST: bool = true;
+        fn load() -> Result<Self> {
+            Ok(Replier)
+        }
+        fn on_read_request(
+            &mut self,
+            _: &mut Round,
+            user: &User,
+            input: &[u8],
+        ) -> Result<(), HandlerError> {
+            match input {
+                b"err" => Err(HandlerError::Failed("nope".into())),
+                b"panic" => panic!("secret detail"),
+                _ => user
+                    .send("fine")
+                    .map_err(|e| HandlerError::Failed(e.to_string())),
+            }
+        }
     }
 
     /// A stateful contract persisting to a test directory.

@@ -41,6 +41,9 @@ pub struct User {
     public_key: String,
     input_count: usize,
     sink: OutputSink,
+    /// Messages accepted so far, so the lifecycle knows a read request got
+    /// a reply.
+    sent: std::cell::Cell<usize>,
 }
 
 impl User {
@@ -49,6 +52,7 @@ impl User {
             public_key,
             input_count,
             sink,
+            sent: std::cell::Cell::new(0),
         }
     }
 
@@ -79,7 +83,21 @@ impl User {
     /// when a batch is written: on a later `send`, or in the round's report
     /// on stderr.
     pub fn send(&self, message: impl AsRef<[u8]>) -> Result<()> {
-        let message = message.as_ref();
+        self.send_bytes(message.as_ref())?;
+        self.count_sent();
+        Ok(())
+    }
+
+    fn count_sent(&self) {
+        self.sent.set(self.sent.get().saturating_add(1));
+    }
+
+    /// How many messages this user has been sent in the round.
+    pub(crate) fn sent_count(&self) -> usize {
+        self.sent.get()
+    }
+
+    fn send_bytes(&self, message: &[u8]) -> Result<()> {
         match &self.sink {
             OutputSink::Socket(s) => s.send(message).map_err(|kind| Error::Output {
                 user: self.public_key.clone(),
@@ -114,13 +132,16 @@ impl User {
         };
         match &self.sink {
             // Serialised straight into the socket's batch buffer.
-            OutputSink::Socket(s) => s
-                .send_with(|buf| serde_json::to_writer(buf, value))
-                .map_err(|kind| Error::Output {
-                    user: self.public_key.clone(),
-                    kind,
-                })?
-                .map_err(ser_err),
+            OutputSink::Socket(s) => {
+                s.send_with(|buf| serde_json::to_writer(buf, value))
+                    .map_err(|kind| Error::Output {
+                        user: self.public_key.clone(),
+                        kind,
+                    })?
+                    .map_err(ser_err)?;
+                self.count_sent();
+                Ok(())
+            }
             OutputSink::Memory(_) | OutputSink::Unavailable(_) => {
                 let bytes = serde_json::to_vec(value).map_err(ser_err)?;
                 self.send(bytes)
