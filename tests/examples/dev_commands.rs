@@ -102,9 +102,7 @@ fn counter() {
     assert_eq!(runs.len(), 1);
     assert_agree("counter", &runs[0]);
     assert!(
-        runs[0]
-            .1
-            .contains(r#"-> alice: "{\"value\":3,\"changes\":2}""#),
+        runs[0].1.contains(r#"-> alice: {"value":3,"changes":2}"#),
         "{}",
         runs[0].1
     );
@@ -117,10 +115,10 @@ fn ledger() {
     let report = &runs[0].1;
     assert_agree("ledger", &runs[0]);
     for expected in [
-        r#"-> alice: "{\"error\":{\"kind\":\"not_a_minter\"}}""#,
-        r#"\"amount\":30,\"balance\":70}}""#,
-        r#"-> zed: "{\"error\":{\"kind\":\"negative_amount\",\"amount\":-1}}""#,
-        r#"\"balance\":30}}""#,
+        r#"-> alice: {"error":{"kind":"not_a_minter"}}"#,
+        r#""amount":30,"balance":70}}"#,
+        r#"-> zed: {"error":{"kind":"negative_amount","amount":-1}}"#,
+        r#""balance":30}}"#,
     ] {
         assert!(report.contains(expected), "{expected}\n{report}");
     }
@@ -155,7 +153,7 @@ fn admin() {
         "round 2: consensus, lcl 2-",
         "timestamp 1704067203000",
         r#"control: peer changeset add ["10.0.0.5:22861"] remove []"#,
-        r#"-> bob: "{\"error\":{\"kind\":\"not_authorised\"}}""#,
+        r#"-> bob: {"error":{"kind":"not_authorised"}}"#,
     ] {
         assert!(report.contains(expected), "{expected}\n{report}");
     }
@@ -193,7 +191,7 @@ fn post_exec() {
         "{report}"
     );
     assert!(
-        report.contains(r#"{\"version\":{\"current\":\"1.1\",\"pending\":null}}"#),
+        report.contains(r#"{"version":{"current":"1.1","pending":null}}"#),
         "{report}"
     );
 }

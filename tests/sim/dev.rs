@@ -194,7 +194,7 @@ fn keep_state_continues_the_cluster_across_runs() {
     };
     let (code, out) = counter(&["--nodes", "3"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("-> alice: \"4\""), "{out}");
+    assert!(out.contains("-> alice: 4"), "{out}");
     assert!(!out.contains("continuing"), "{out}");
 
     // The second run adds to the kept state and continues the lcl and clock.
@@ -207,7 +207,7 @@ fn keep_state_continues_the_cluster_across_runs() {
         )),
         "{out}"
     );
-    assert!(out.contains("-> alice: \"8\""), "{out}");
+    assert!(out.contains("-> alice: 8"), "{out}");
     assert!(out.contains("round 2: consensus, lcl 2-"), "{out}");
     assert!(out.contains("timestamp 1704067202000"), "{out}");
 
@@ -230,6 +230,33 @@ fn keep_state_continues_the_cluster_across_runs() {
     let (code, out) = counter(&["--nodes", "2", "--fresh"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("round 1: consensus, lcl 1-"), "{out}");
-    assert!(out.contains("-> alice: \"4\""), "{out}");
+    assert!(out.contains("-> alice: 4"), "{out}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn inputs_per_round_full_outputs_and_keys() {
+    let long = "y".repeat(300);
+    let (code, out) = run(&[
+        "--input",
+        "alice:first",
+        "--in-round",
+        "2",
+        "--input",
+        &format!("bob:{long}"),
+        "--verbose",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (round1, round2) = out.split_once("round 2:").unwrap();
+    assert!(round1.contains("first") && !round1.contains("yyy"), "{out}");
+    assert!(round2.contains(&long), "--verbose cuts nothing: {out}");
+    assert!(!round2.contains("first"), "{out}");
+
+    let (code, out) = run(&["--keys", "--nodes", "2", "--user", "alice"]);
+    assert_eq!(code, 0, "{out}");
+    let node0 = hotpocket::sim::KeyPair::node(0).public_key;
+    let alice = hotpocket::sim::KeyPair::user("alice").public_key;
+    assert!(out.contains(&format!("node 0: {node0}")), "{out}");
+    assert!(out.contains(&format!("user alice: {alice}")), "{out}");
+    assert!(!out.contains("round"), "--keys runs nothing: {out}");
 }

@@ -118,7 +118,7 @@ fn dev_mode_end_to_end() {
         "{text}"
     );
     assert!(
-        text.contains("  all 3 nodes agree:\n    -> alice: \"4\"\n    -> zed: \"5\"\n  node 0 "),
+        text.contains("  all 3 nodes agree:\n    -> alice: 4\n    -> zed: 5\n  node 0 "),
         "{text}"
     );
     assert!(text.contains("-> alice: \"total 5\""), "{text}");

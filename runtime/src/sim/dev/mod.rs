@@ -20,6 +20,7 @@ mod options;
 use self::options::{HELP, Options, parse};
 use super::cluster::{Cluster, ClusterBuilder, Resumed, SimError};
 use super::config::{Variant, hp_version, variant_name};
+use super::keys::KeyPair;
 use super::npl::NplFault;
 use super::report::{RoundReport, Verdict};
 
@@ -50,6 +51,12 @@ pub fn run(bin: &Path, args: &[String], out: &mut dyn Write) -> i32 {
     if opts.help {
         let _ = write!(out, "{HELP}");
         return 0;
+    }
+    if opts.keys {
+        return match print_keys(&opts, out) {
+            Ok(()) => 0,
+            Err(_) => 2,
+        };
     }
     match simulate(bin, &opts, out) {
         Ok(code) => code,
@@ -98,9 +105,6 @@ fn simulate(
         hp_version(variant)
     )?;
     let mut cluster = cluster.build()?;
-    for (user, data) in &o.inputs {
-        cluster.input(user, data);
-    }
     if let Some(r) = cluster.resumed() {
         print_resumed(r, out)?;
     }
@@ -109,7 +113,11 @@ fn simulate(
     let started = Instant::now();
     let mut reports: Vec<RoundReport> = Vec::new();
     let mut print = |r: RoundReport, out: &mut dyn Write| -> std::io::Result<()> {
-        writeln!(out, "{r}")?;
+        if o.verbose {
+            writeln!(out, "{r:#}")?;
+        } else {
+            writeln!(out, "{r}")?;
+        }
         if o.verbose {
             for n in &r.nodes {
                 writeln!(out, "  node {} args: {}", n.index, n.args_json)?;
@@ -122,7 +130,10 @@ fn simulate(
         reports.push(r);
         Ok(())
     };
-    for _ in 0..o.rounds {
+    for round in 0..o.rounds {
+        for (_, user, data) in o.inputs.iter().filter(|(r, ..)| *r == round) {
+            cluster.input(user, data);
+        }
         print(cluster.round()?, out)?;
     }
     for (user, data) in &o.reads {
@@ -167,6 +178,23 @@ fn builder(bin: &Path, o: &Options, variant: Variant) -> ClusterBuilder {
         }
     }
     cluster
+}
+
+/// `--keys`: each node's and each named user's public key (the simulator's
+/// keys are derived from the index and the name, the same on every run).
+fn print_keys(o: &Options, out: &mut dyn Write) -> std::io::Result<()> {
+    for i in 0..o.nodes {
+        writeln!(out, "node {i}: {}", KeyPair::node(i).public_key)?;
+    }
+    let mut users: Vec<&str> = o.users.iter().map(String::as_str).collect();
+    users.extend(o.inputs.iter().map(|(_, u, _)| u.as_str()));
+    users.extend(o.reads.iter().map(|(u, _)| u.as_str()));
+    users.sort_unstable();
+    users.dedup();
+    for user in users {
+        writeln!(out, "user {user}: {}", KeyPair::user(user).public_key)?;
+    }
+    Ok(())
 }
 
 /// Where a kept cluster was continued from.

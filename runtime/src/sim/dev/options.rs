@@ -17,10 +17,15 @@ INPUTS (USER is a name; users get deterministic keys):
     --input USER:TEXT       an input for the first consensus round, as text
     --input-json USER:JSON  an input that must be valid JSON
     --input-file USER:PATH  an input read from a file
+    --in-round N            the inputs after this flag go to consensus round N (1-based;
+                            --rounds is raised to N if it is lower and was not given)
     --read USER:TEXT        a read request after the consensus rounds (repeatable)
+    --keys                  print every node's and user's public key, then exit
+                            (for settings such as --env ADMINS=<key>)
 
 ROUNDS:
-    --rounds N              consensus rounds to run (default 1; inputs go to the first)
+    --rounds N              consensus rounds to run (default 1; inputs go to the first
+                            unless --in-round says otherwise)
     --fallback              add a consensus-fallback round at the end (needs --variant mode,
                             which it selects unless another variant was given)
 
@@ -44,7 +49,8 @@ SERVING (binaries built with the hotpocket `serve` feature):
                             until Ctrl-C (--keep-state DIR continues the next run)
 
 OUTPUT:
-    --verbose               also print each node's args JSON and stdout
+    --verbose               also print each node's args JSON and stdout, and cut nothing
+                            short (every output, whole; every stderr line)
     -h, --help              print this help
 
 Exit status: 0 if every round agreed, 1 if nodes disagreed, 2 on a usage or simulator error.
@@ -55,7 +61,14 @@ Exit status: 0 if every round agreed, 1 if nodes disagreed, 2 on a usage or simu
 pub(super) struct Options {
     pub(super) nodes: usize,
     pub(super) users: Vec<String>,
-    pub(super) inputs: Vec<(String, Vec<u8>)>,
+    /// (round index from 0, user, input).
+    pub(super) inputs: Vec<(usize, String, Vec<u8>)>,
+    /// Where the next `--input` goes (`--in-round`, from 0).
+    pub(super) input_round: usize,
+    /// `--rounds` was given.
+    pub(super) rounds_given: bool,
+    /// `--keys`.
+    pub(super) keys: bool,
     pub(super) reads: Vec<(String, Vec<u8>)>,
     pub(super) rounds: usize,
     pub(super) fallback: bool,
@@ -135,27 +148,37 @@ fn apply(
                 return Err("--nodes must be at least 1".into());
             }
         }
-        "--rounds" => o.rounds = number(flag, &value()?)?,
+        "--rounds" => {
+            o.rounds = number(flag, &value()?)?;
+            o.rounds_given = true;
+        }
+        "--in-round" => {
+            let n: usize = number(flag, &value()?)?;
+            o.input_round = n.checked_sub(1).ok_or("--in-round counts rounds from 1")?;
+        }
+        "--keys" => o.keys = true,
         "--timeout" => o.timeout_ms = number(flag, &value()?)?,
         "--roundtime" => o.roundtime_ms = Some(number(flag, &value()?)?),
         "--user" => o.users.push(value()?),
         "--input" => {
             let v = value()?;
             let (user, text) = user_value(flag, &v)?;
-            o.inputs.push((user, text.as_bytes().to_vec()));
+            o.inputs
+                .push((o.input_round, user, text.as_bytes().to_vec()));
         }
         "--input-json" => {
             let v = value()?;
             let (user, json) = user_value(flag, &v)?;
             serde_json::from_str::<serde_json::Value>(json)
                 .map_err(|e| format!("--input-json for {user}: not valid JSON ({e}): {json}"))?;
-            o.inputs.push((user, json.as_bytes().to_vec()));
+            o.inputs
+                .push((o.input_round, user, json.as_bytes().to_vec()));
         }
         "--input-file" => {
             let v = value()?;
             let (user, path) = user_value(flag, &v)?;
             let bytes = std::fs::read(path).map_err(|e| format!("--input-file {path}: {e}"))?;
-            o.inputs.push((user, bytes));
+            o.inputs.push((o.input_round, user, bytes));
         }
         "--read" => {
             let v = value()?;
@@ -196,6 +219,15 @@ fn apply(
 
 /// The checks across flags, once all are read.
 fn check(o: &mut Options) -> Result<(), String> {
+    if let Some(last) = o.inputs.iter().map(|(r, ..)| r + 1).max() {
+        if last > o.rounds && o.rounds_given {
+            return Err(format!(
+                "an input is for round {last} but --rounds is {}",
+                o.rounds
+            ));
+        }
+        o.rounds = o.rounds.max(last);
+    }
     for &i in o
         .observers
         .iter()
@@ -260,8 +292,8 @@ mod tests {
         assert_eq!(
             o.inputs,
             [
-                ("alice".into(), b"{\"Add\":5}".to_vec()),
-                ("bob".into(), b"[1]".to_vec())
+                (0, "alice".into(), b"{\"Add\":5}".to_vec()),
+                (0, "bob".into(), b"[1]".to_vec())
             ]
         );
         assert_eq!(o.reads, [("alice".into(), b"x:y".to_vec())]);
@@ -278,6 +310,37 @@ mod tests {
     }
 
     #[test]
+    fn inputs_go_to_the_round_named_before_them() {
+        let o = parse(&args(&[
+            "--input",
+            "a:1",
+            "--in-round",
+            "3",
+            "--input",
+            "b:2",
+            "--in-round=2",
+            "--input",
+            "a:3",
+        ]))
+        .unwrap();
+        let rounds: Vec<(usize, &str)> =
+            o.inputs.iter().map(|(r, u, _)| (*r, u.as_str())).collect();
+        assert_eq!(rounds, [(0, "a"), (2, "b"), (1, "a")]);
+        assert_eq!(o.rounds, 3, "raised to cover round 3");
+        let o = parse(&args(&[
+            "--rounds",
+            "5",
+            "--in-round",
+            "2",
+            "--input",
+            "a:1",
+        ]))
+        .unwrap();
+        assert_eq!(o.rounds, 5);
+        assert!(parse(&args(&["--keys"])).unwrap().keys);
+    }
+
+    #[test]
     fn clear_errors() {
         let e = |a: &[&str]| parse(&args(a)).unwrap_err();
         assert!(e(&["--nodes"]).contains("--nodes needs a value"));
@@ -289,5 +352,10 @@ mod tests {
         assert!(e(&["--fallback", "--variant", "readonly"]).contains("needs --variant mode"));
         assert!(e(&["--nodes", "2", "--observer", "2"]).contains("node 2 does not exist"));
         assert!(e(&["--fresh"]).contains("--fresh only applies with --keep-state"));
+        assert!(e(&["--in-round", "0"]).contains("counts rounds from 1"));
+        assert!(
+            e(&["--rounds", "1", "--in-round", "2", "--input", "a:1"])
+                .contains("an input is for round 2 but --rounds is 1")
+        );
     }
 }

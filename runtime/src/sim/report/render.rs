@@ -19,7 +19,36 @@ use super::*;
 /// assert!(render_bytes(&[b'a'; 500]).ends_with("aaa\"... (500 bytes)"));
 /// ```
 pub fn render_bytes(bytes: &[u8]) -> String {
-    const MAX: usize = 120;
+    render_cut(bytes, Some(MAX_CHARS))
+}
+
+/// Values are cut at this many characters, unless the report is rendered
+/// in full (`{:#}`).
+const MAX_CHARS: usize = 120;
+
+/// A user output: JSON other than a string as written (so `{"a":1}` reads
+/// as itself, not as an escaped Rust string), anything else as
+/// [`render_bytes`]; cut at `max` characters if given.
+fn render_output(bytes: &[u8], max: Option<usize>) -> String {
+    let json = std::str::from_utf8(bytes).ok().filter(|s| {
+        !s.trim_start().starts_with('"')
+            && !s.contains(['\n', '\r'])
+            && serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok()
+    });
+    match json {
+        Some(s) => match max.filter(|&m| s.chars().count() > m) {
+            Some(m) => {
+                let shown: String = s.chars().take(m).collect();
+                format!("{shown}... ({} bytes)", bytes.len())
+            }
+            None => s.trim().to_owned(),
+        },
+        None => render_cut(bytes, max),
+    }
+}
+
+/// [`render_bytes`], cut at `max` characters (`None`: never).
+fn render_cut(bytes: &[u8], max: Option<usize>) -> String {
     let text = std::str::from_utf8(bytes).ok().filter(|s| {
         let control = s
             .chars()
@@ -29,7 +58,7 @@ pub fn render_bytes(bytes: &[u8]) -> String {
     });
     match text {
         Some(s) => {
-            let shown: String = s.chars().take(MAX).collect();
+            let shown: String = s.chars().take(max.unwrap_or(usize::MAX)).collect();
             if shown.len() == s.len() {
                 format!("{s:?}")
             } else {
@@ -37,7 +66,10 @@ pub fn render_bytes(bytes: &[u8]) -> String {
             }
         }
         None => {
-            let shown = bytes.get(..MAX / 2).unwrap_or(bytes);
+            let shown = match max {
+                Some(m) => bytes.get(..m / 2).unwrap_or(bytes),
+                None => bytes,
+            };
             let dots = if bytes.len() > shown.len() { "..." } else { "" };
             format!("0x{}{dots} ({} bytes)", hex::encode(shown), bytes.len())
         }
@@ -68,16 +100,22 @@ const MAX_STDERR_LINES: usize = 20;
 /// A node's report lines other than its summary line and stderr, by kind:
 /// outputs, control messages, NPL, post_exec.sh, patch.cfg, hazards. A kind
 /// whose lines are the same on every node is shown once for all.
-fn detail_lines(n: &NodeReport) -> [Vec<String>; 6] {
+/// `full`: nothing is cut short.
+fn detail_lines(n: &NodeReport, full: bool) -> [Vec<String>; 6] {
+    let (max_chars, max_messages) = if full {
+        (None, usize::MAX)
+    } else {
+        (Some(MAX_CHARS), MAX_MESSAGES)
+    };
     let mut outputs = Vec::new();
     for u in &n.outputs {
         if u.messages.is_empty() {
             outputs.push(format!("-> {}: (no outputs)", u.user));
         }
-        for m in u.messages.iter().take(MAX_MESSAGES) {
-            outputs.push(format!("-> {}: {}", u.user, render_bytes(m)));
+        for m in u.messages.iter().take(max_messages) {
+            outputs.push(format!("-> {}: {}", u.user, render_output(m, max_chars)));
         }
-        if let Some(rest) = u.messages.get(MAX_MESSAGES..).filter(|r| !r.is_empty()) {
+        if let Some(rest) = u.messages.get(max_messages..).filter(|r| !r.is_empty()) {
             let bytes: usize = rest.iter().map(Vec::len).sum();
             outputs.push(format!(
                 "-> {}: ... {} more messages ({bytes} bytes)",
@@ -154,6 +192,11 @@ fn node_line(f: &mut fmt::Formatter<'_>, n: &NodeReport) -> fmt::Result {
 /// A node's stderr, at most [`MAX_STDERR_LINES`] lines; `(same as node 0)`
 /// when it equals node 0's.
 fn stderr_lines(f: &mut fmt::Formatter<'_>, n: &NodeReport, first: &NodeReport) -> fmt::Result {
+    let max_lines = if f.alternate() {
+        usize::MAX
+    } else {
+        MAX_STDERR_LINES
+    };
     if n.stderr.is_empty() {
         return Ok(());
     }
@@ -162,15 +205,11 @@ fn stderr_lines(f: &mut fmt::Formatter<'_>, n: &NodeReport, first: &NodeReport) 
     }
     let text = String::from_utf8_lossy(&n.stderr);
     let lines: Vec<&str> = text.lines().collect();
-    for line in lines.iter().take(MAX_STDERR_LINES) {
+    for line in lines.iter().take(max_lines) {
         writeln!(f, "    stderr| {line}")?;
     }
-    if lines.len() > MAX_STDERR_LINES {
-        writeln!(
-            f,
-            "    stderr| ... {} more lines",
-            lines.len() - MAX_STDERR_LINES
-        )?;
+    if lines.len() > max_lines {
+        writeln!(f, "    stderr| ... {} more lines", lines.len() - max_lines)?;
     }
     Ok(())
 }
@@ -178,7 +217,9 @@ fn stderr_lines(f: &mut fmt::Formatter<'_>, n: &NodeReport, first: &NodeReport) 
 /// How a round reads: the header, then, when the nodes agree, what they all
 /// did once and a summary line per node with what is its own (stderr,
 /// differing NPL or hazards); when they disagree, the first difference and
-/// then every node in full.
+/// then every node in full. Long values, long lists of outputs and long
+/// stderr are cut short, unless rendered with `{:#}` (dev mode's
+/// `--verbose`).
 impl fmt::Display for RoundReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
@@ -199,7 +240,11 @@ impl fmt::Display for RoundReport {
                 "  input #{index} of {user} ({len} bytes) rejected: over user_input_bytes"
             )?;
         }
-        let details: Vec<[Vec<String>; 6]> = self.nodes.iter().map(detail_lines).collect();
+        let details: Vec<[Vec<String>; 6]> = self
+            .nodes
+            .iter()
+            .map(|n| detail_lines(n, f.alternate()))
+            .collect();
         // Per kind: shown once for all nodes?
         let mut shared = [false; 6];
         if let (Verdict::Agree, Some(first), true) =
@@ -280,7 +325,7 @@ mod tests {
             text,
             "round 1: consensus, lcl 1-abababababababab, timestamp 5
   all 3 nodes agree:
-    -> alice: \"4\"
+    -> alice: 4
   node 0 ed0000000000: exit 0, 2.0 ms wall, 0.0 ms cpu, 0 KiB RSS, state 01234567
     stderr| one line
   node 1 ed0000000000: exit 0, 2.0 ms wall, 0.0 ms cpu, 0 KiB RSS, state 01234567
@@ -298,10 +343,10 @@ mod tests {
             "round 1: consensus, lcl 1-abababababababab, timestamp 5
   DISAGREE: node 1 differs from node 0 at output #0 to alice: node 0 has \"4\", node 1 has \"5\"
   node 0 ed0000000000: exit 0, 2.0 ms wall, 0.0 ms cpu, 0 KiB RSS, state 01234567
-    -> alice: \"4\"
+    -> alice: 4
   node 1 ed0000000000: exit 0, 2.0 ms wall, 0.0 ms cpu, 0 KiB RSS, state 01234567
-    -> alice: \"5\"
-    -> alice: \"6\"
+    -> alice: 5
+    -> alice: 6
   round wall time 3.0 ms"
         );
     }
@@ -331,5 +376,45 @@ mod tests {
             format!("0x{}... (100 bytes)", "ff".repeat(60))
         );
         assert_eq!(render_bytes(b""), "\"\"");
+    }
+
+    #[test]
+    fn json_outputs_read_as_json_and_full_rendering_cuts_nothing() {
+        let cut = |b: &[u8]| render_output(b, Some(MAX_CHARS));
+        assert_eq!(cut(br#"{"value":5}"#), r#"{"value":5}"#);
+        assert_eq!(cut(b"[1, 2] "), "[1, 2]");
+        // A JSON string, text and broken JSON stay quoted, so text and JSON
+        // are never confused.
+        assert_eq!(cut(br#""hi""#), r#""\"hi\"""#);
+        assert_eq!(cut(b"hi"), r#""hi""#);
+        assert_eq!(cut(br#"{"a":"#), r#""{\"a\":""#);
+        let long = format!("[{}1]", "1,".repeat(100));
+        assert!(cut(long.as_bytes()).ends_with("... (203 bytes)"));
+        assert_eq!(render_output(long.as_bytes(), None), long);
+
+        let long = vec![b'x'; 1000];
+        let many: Vec<&[u8]> = std::iter::repeat_n(&long[..], 25).collect();
+        let nodes = vec![node(0, &many, &"line\n".repeat(30))];
+        let full = format!(
+            "{:#}",
+            RoundReport {
+                number: 1,
+                mode: Mode::Consensus,
+                lcl_seq_no: 1,
+                lcl_hash: "ab".repeat(32),
+                timestamp: 5,
+                rejected_inputs: Vec::new(),
+                verdict: verdict(&nodes),
+                nodes,
+                config_applied: None,
+                wall: Duration::from_millis(3),
+            }
+        );
+        assert_eq!(
+            full.matches(&format!("\"{}\"", "x".repeat(1000))).count(),
+            25
+        );
+        assert_eq!(full.matches("stderr| line").count(), 30, "{full}");
+        assert!(!full.contains("more"), "{full}");
     }
 }
