@@ -93,3 +93,69 @@ impl<T: DeserializeOwned> FromInput<'_> for Json<T> {
             .map_err(|e| Error::Extract(format!("input is not a valid JSON command: {e}")))
     }
 }
+
+/// Why an input was refused by its extractor, handed to the handler when it
+/// takes `Result<E, Rejection>` instead of `E`, so the handler can answer
+/// the user in its own format. With a bare `E` a refused input never reaches
+/// the handler: it is reported on the node's stderr and the user hears
+/// nothing (read requests excepted: they always get a reply).
+///
+/// ```
+/// use hotpocket::prelude::*; // Rejection included
+///
+/// #[derive(Deserialize)]
+/// enum Cmd { Add(i64) }
+///
+/// #[derive(Default)]
+/// struct Counter { total: i64 }
+///
+/// #[hotpocket::contract]
+/// impl Counter {
+///     #[on_input]
+///     fn add(&mut self, _ctx: &mut Round, user: &User, cmd: Result<Json<Cmd>, Rejection>) -> Result<()> {
+///         match cmd {
+///             Ok(Json(Cmd::Add(n))) => self.total += n,
+///             Err(why) => return user.send_json(&serde_json::json!({ "error": why.message() })),
+///         }
+///         user.send(self.total.to_string())
+///     }
+/// }
+/// # use hotpocket::testing::TestRound;
+/// let mut c = Counter::default();
+/// let out = TestRound::new().input("alice", "oops").run(&mut c);
+/// assert_eq!(
+///     out.outputs("alice"),
+///     [r#"{"error":"input is not a valid JSON command: expected value at line 1 column 1"}"#]
+/// );
+/// assert!(out.problems.is_empty(), "the handler answered; nothing to report");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    message: String,
+}
+
+impl Rejection {
+    /// What was wrong with the input, as the extractor says it (the text
+    /// the node's log would show), e.g. `input is not valid UTF-8: invalid
+    /// byte at offset 2`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// The extractor `E`'s verdict, good or bad, for the handler to act on.
+impl<'a, E: FromInput<'a>> FromInput<'a> for std::result::Result<E, Rejection> {
+    fn from_input(input: &'a [u8]) -> Result<Self> {
+        Ok(E::from_input(input).map_err(|e| Rejection {
+            message: e.to_string(),
+        }))
+    }
+}

@@ -84,7 +84,7 @@ pub use config::PatchConfig;
 pub use contract::{Contract, DEFAULT_NPL_TIMEOUT_MS};
 pub use engine::run;
 pub use error::{Error, OutputErrorKind, Result};
-pub use extract::{FromInput, Json};
+pub use extract::{FromInput, Json, Rejection};
 pub use handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use peers::{Peer, PeerChangeset};
 pub use rng::Rng;
