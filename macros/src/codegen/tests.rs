@@ -39,6 +39,7 @@ fn main_runs_the_contract() {
 fn contract_impl_is_hidden_in_an_anonymous_const() {
     let out = expand(quote!(), counter());
     let header = quote! {
+        #[automatically_derived]
         #[allow(
             unused_qualifications,
             clippy::unit_arg,
@@ -181,6 +182,13 @@ fn rejected_block_is_still_emitted_with_an_empty_main() {
             fn helper(&self) {}
         }
         fn main() {}
+        // A stub, so a same-crate `TestRound::run` adds no follow-on error.
+        #[automatically_derived]
+        impl ::hotpocket::__private::Contract for Counter {
+            fn load() -> ::core::result::Result<Self, ::hotpocket::__private::Error> {
+                ::core::unreachable!("`#[contract]` rejected this block; it does not build")
+            }
+        }
     };
     assert_eq!(out, expected.to_string());
 }
