@@ -171,28 +171,24 @@ fn answer_read<C: Contract>(
 ) {
     let before = user.sent_count();
     // (what the node's log says, what the user is told)
-    let failure: Option<(String, &str)> = if C::HAS_READ_REQUEST {
+    let failure: Option<(String, String)> = if C::HAS_READ_REQUEST {
         match guarded(|| contract.on_read_request(round, user, input)) {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some((e.to_string(), "")),
+            Ok(Err(e)) => Some((e.to_string(), e.to_string())),
             // The panic's text stays in the node's log, not in the reply.
             Err(msg) => Some((
                 format!("handler panicked: {msg}"),
-                "the contract failed on this read request",
+                "the contract failed on this read request".to_owned(),
             )),
         }
     } else {
-        Some((NO_READ_HANDLER.to_owned(), ""))
+        Some((NO_READ_HANDLER.to_owned(), NO_READ_HANDLER.to_owned()))
     };
     if let Some((log, _)) = &failure {
         reporter.report(format!("{}: {log}", place()));
     }
     if user.sent_count() == before {
-        let why = match &failure {
-            Some((_, reply)) if !reply.is_empty() => reply,
-            Some((log, _)) => log.as_str(),
-            None => "the contract sent no reply",
-        };
+        let why = failure.map_or_else(|| "the contract sent no reply".to_owned(), |(_, r)| r);
         if let Err(e) = user.send(format!("error: {why}")) {
             reporter.report(format!("{e}"));
         }

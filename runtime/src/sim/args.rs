@@ -1,5 +1,6 @@
 //! The round arguments the host writes on the contract's stdin, built by
-//! hand in the engine's exact field order (PROTOCOL.md §1.2, §7).
+//! hand in the engine's exact field order (hpcore `src/sc/sc.cpp`,
+//! `write_contract_args`, on both the `main` and `fallback-hpsh` branches).
 //!
 //! hpcore concatenates the JSON itself rather than using a serializer; every
 //! value it writes is a number, a bool or a hex/UUID string, so no escaping is

@@ -2,9 +2,9 @@
 //! on one or many simulated nodes, round after round.
 //!
 //! The simulator spawns the contract as a real process and speaks the
-//! engine's protocol to it (PROTOCOL.md §1): the round's arguments as JSON on
-//! stdin (in either engine [`Variant`]), inputs in a memfd at 4096-aligned
-//! offsets, one stream socket per user, sequenced-packet sockets for control
+//! engine's protocol to it, as hpcore's `src/sc/sc.cpp` does: the round's
+//! arguments as JSON on stdin (in either engine [`Variant`]), inputs in a
+//! memfd at 4096-aligned offsets, one stream socket per user, sequenced-packet sockets for control
 //! and NPL, `<node>/state` as working directory with `../patch.cfg`, only the
 //! configured environment, the exec timeout ending in SIGKILL, and the output
 //! byte limits. It reads outputs the way the engine does (128 KiB reads,

@@ -299,6 +299,10 @@ mod tests {
     use super::*;
 
     fn round(nodes: Vec<NodeReport>) -> String {
+        report(nodes).to_string()
+    }
+
+    fn report(nodes: Vec<NodeReport>) -> RoundReport {
         RoundReport {
             number: 1,
             mode: Mode::Consensus,
@@ -311,7 +315,6 @@ mod tests {
             config_applied: None,
             wall: Duration::from_millis(3),
         }
-        .to_string()
     }
 
     #[test]
@@ -395,21 +398,7 @@ mod tests {
         let long = vec![b'x'; 1000];
         let many: Vec<&[u8]> = std::iter::repeat_n(&long[..], 25).collect();
         let nodes = vec![node(0, &many, &"line\n".repeat(30))];
-        let full = format!(
-            "{:#}",
-            RoundReport {
-                number: 1,
-                mode: Mode::Consensus,
-                lcl_seq_no: 1,
-                lcl_hash: "ab".repeat(32),
-                timestamp: 5,
-                rejected_inputs: Vec::new(),
-                verdict: verdict(&nodes),
-                nodes,
-                config_applied: None,
-                wall: Duration::from_millis(3),
-            }
-        );
+        let full = format!("{:#}", report(nodes));
         assert_eq!(
             full.matches(&format!("\"{}\"", "x".repeat(1000))).count(),
             25

@@ -26,7 +26,8 @@ pub struct RoundReport {
     pub verdict: Verdict,
     /// The `patch.cfg` every node's contract changed identically and validly
     /// in this round, which the cluster applies from the next round on, as
-    /// the engine does once the nodes agree on it (PROTOCOL.md §1.10).
+    /// the engine does once the nodes agree on it (hpcore `consensus.cpp`
+    /// `apply_consensed_patch_file_changes`).
     pub config_applied: Option<ConfigUpdate>,
     /// Wall time of the whole round.
     pub wall: Duration,

@@ -175,7 +175,7 @@ pub struct NplLost {
     pub reason: String,
 }
 
-/// What happened with `post_exec.sh` (PROTOCOL.md §1.8).
+/// What happened with `post_exec.sh` (hpcore `sc.cpp` `run_post_exec_script`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PostExec {
     /// How the script ended.
@@ -320,7 +320,9 @@ pub enum Hazard {
     /// a key missing or of the wrong type, or a value breaking the engine's
     /// rules). The engine re-parses the file before its next execution, and
     /// an invalid file appears to block every later execution on that node
-    /// (PROTOCOL.md §1.10). Reported every round until the file is fixed.
+    /// (hpcore `consensus.cpp` `commit_consensus_results` returns before the
+    /// execution while the patch stays pending). Reported every round until
+    /// the file is fixed.
     InvalidPatchConfig {
         /// Why the file is invalid.
         message: String,
