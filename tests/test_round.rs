@@ -3,33 +3,40 @@
 //! file, so what the file does not hold (`#[serde(skip)]` fields) is gone
 //! in the next round, and a read request changes nothing.
 
-use hotpocket::prelude::*;
 use hotpocket::testing::TestRound;
 
-/// A counter with a field the state file does not hold.
-#[derive(Default, Serialize, Deserialize)]
-struct Tally {
-    total: u64,
-    /// What this process saw since it loaded the state.
-    #[serde(skip)]
-    seen_this_round: u64,
-}
+use fussy::Fussy;
+use tally::Tally;
 
-#[hotpocket::contract(state = "tally.json")]
-impl Tally {
-    #[on_input]
-    fn add(&mut self, _ctx: &mut Round, user: &User, _input: &[u8]) -> Result<()> {
-        self.total += 1;
-        self.seen_this_round += 1;
-        user.send(format!("{} {}", self.total, self.seen_this_round))
+/// A contract whose state has a field the file does not hold.
+mod tally {
+    use hotpocket::prelude::*;
+
+    /// A counter with a field the state file does not hold.
+    #[derive(Default, Serialize, Deserialize)]
+    pub(crate) struct Tally {
+        pub(crate) total: u64,
+        /// What this process saw since it loaded the state.
+        #[serde(skip)]
+        pub(crate) seen_this_round: u64,
     }
 
-    #[on_read_request]
-    fn read(&mut self, _ctx: &mut Round, user: &User, _input: &[u8]) -> Result<()> {
-        // A read's changes are never saved by the engine.
-        self.total += 100;
-        self.seen_this_round += 100;
-        user.send(format!("{} {}", self.total, self.seen_this_round))
+    #[hotpocket::contract(state = "tally.json")]
+    impl Tally {
+        #[on_input]
+        fn add(&mut self, _ctx: &mut Round, user: &User, _input: &[u8]) -> Result<()> {
+            self.total += 1;
+            self.seen_this_round += 1;
+            user.send(format!("{} {}", self.total, self.seen_this_round))
+        }
+
+        #[on_read_request]
+        fn read(&mut self, _ctx: &mut Round, user: &User, _input: &[u8]) -> Result<()> {
+            // A read's changes are never saved by the engine.
+            self.total += 100;
+            self.seen_this_round += 100;
+            user.send(format!("{} {}", self.total, self.seen_this_round))
+        }
     }
 }
 
@@ -61,4 +68,74 @@ fn a_read_request_leaves_the_value_unchanged() {
     assert_eq!((tally.total, tally.seen_this_round), (1, 0));
     let out = TestRound::new().input("alice", "x").run(&mut tally);
     assert_eq!(out.outputs("alice"), ["2 1"]);
+}
+
+/// A contract whose state cannot always be saved.
+mod fussy {
+    use hotpocket::prelude::*;
+
+    /// A state whose encoding fails once `poisoned` is set, as a type whose
+    /// `Serialize` refuses some values would.
+    #[derive(Default, Serialize, Deserialize)]
+    pub(crate) struct Fussy {
+        pub(crate) n: u64,
+        #[serde(serialize_with = "refuse_if_set")]
+        pub(crate) poisoned: bool,
+    }
+
+    fn refuse_if_set<S: serde::Serializer>(
+        set: &bool,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        if *set {
+            Err(serde::ser::Error::custom("poisoned"))
+        } else {
+            s.serialize_bool(false)
+        }
+    }
+
+    #[hotpocket::contract(state = "fussy.json")]
+    impl Fussy {
+        #[on_input]
+        fn input(&mut self, _ctx: &mut Round, user: &User, input: &str) -> Result<()> {
+            self.n += 1;
+            self.poisoned = input == "poison";
+            user.send(format!("n={}", self.n))
+        }
+    }
+}
+
+#[test]
+fn a_failed_save_keeps_the_previous_value_and_sends_nothing() {
+    let mut fussy = Fussy::default();
+    TestRound::new().input("alice", "ok").run(&mut fussy);
+    let out = TestRound::new()
+        .input("alice", "ok")
+        .input("alice", "poison")
+        .run(&mut fussy);
+    assert_eq!(out.outputs("alice"), Vec::<String>::new());
+    assert_eq!(
+        out.problems,
+        [
+            "state file `fussy.json`: cannot serialise: poisoned; the previous state was kept \
+          and none of this round's outputs were sent"
+        ]
+    );
+    assert_eq!((fussy.n, fussy.poisoned), (1, false));
+
+    // A value the test built that cannot be saved: the round does not start.
+    let mut fussy = Fussy {
+        n: 5,
+        poisoned: true,
+    };
+    let out = TestRound::new().input("alice", "ok").run(&mut fussy);
+    assert!(out.outputs("alice").is_empty());
+    assert_eq!(
+        out.problems,
+        [
+            "state file `fussy.json`: cannot serialise: poisoned; no handlers were run and the \
+          value was left as it is"
+        ]
+    );
+    assert_eq!((fussy.n, fussy.poisoned), (5, true));
 }

@@ -106,7 +106,7 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], file: &str) -> Result<T> {
 /// round on the engine sees: only what the file holds (a `#[serde(skip)]`
 /// field is back to its default).
 ///
-/// `#[contract(state = "...")]` returns one from
+/// Made by [`json_codec`]; `#[contract(state = "...")]` returns one from
 /// [`Contract::state_codec`](crate::Contract::state_codec).
 pub struct StateCodec<T> {
     file: &'static str,
@@ -116,24 +116,24 @@ pub struct StateCodec<T> {
     save: fn(&Path, &T, &str) -> Result<()>,
 }
 
-impl<T> StateCodec<T> {
-    /// The JSON encoding of [`save_state`] and [`load_state`], for `file`.
-    /// The generated code builds its `load`, `save` and `state_codec` all
-    /// from this one call, so a state type missing `Serialize`,
-    /// `Deserialize` or `Default` is reported once per missing trait.
-    pub fn json(file: &'static str) -> StateCodec<T>
-    where
-        T: Serialize + DeserializeOwned + Default,
-    {
-        StateCodec {
-            file,
-            encode: encode::<T>,
-            decode: decode::<T>,
-            load: load_state_from::<T>,
-            save: save_state_to::<T>,
-        }
+/// The [`StateCodec`] of [`save_state`] and [`load_state`] (JSON) for
+/// `file`. The generated code builds its `load`, `save` and `state_codec`
+/// all from this one call, so a state type missing `Serialize`,
+/// `Deserialize` or `Default` is reported once per missing trait.
+pub fn json_codec<T>(file: &'static str) -> StateCodec<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    StateCodec {
+        file,
+        encode: encode::<T>,
+        decode: decode::<T>,
+        load: load_state_from::<T>,
+        save: save_state_to::<T>,
     }
+}
 
+impl<T> StateCodec<T> {
     /// The state file's name.
     pub fn file(&self) -> &'static str {
         self.file

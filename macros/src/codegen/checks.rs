@@ -73,15 +73,15 @@ pub(super) fn load_default(private: &Private<'_>, self_ty: &Type) -> TokenStream
 }
 
 /// `load()`, `save()` and `state_codec()` of a contract persisted to
-/// `file`, all through the one bounded call `StateCodec::<T>::json`: a state
+/// `file`, all through the one bounded call `json_codec::<T>`: a state
 /// type missing a trait is then reported once (rustc drops the identical
 /// repeats), not once per method.
 pub(super) fn load_save_state(private: &Private<'_>, self_ty: &Type, file: &str) -> TokenStream {
     let span = at(self_ty.span());
     let error = private.item("Error");
     let codec_ty = private.item("StateCodec");
-    let codec = private.item_at("StateCodec", span);
-    let json = quote_spanned!(span=> #codec::<#self_ty>::json(#file));
+    let json_codec = private.item_at("json_codec", span);
+    let json = quote_spanned!(span=> #json_codec::<#self_ty>(#file));
     quote_spanned! {span=>
         fn load() -> ::core::result::Result<Self, #error> {
             #json.load()
