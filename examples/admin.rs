@@ -236,8 +236,8 @@ fn change(ctx: &mut Round, cmd: Command) -> Result<Reply, AdminError> {
 #[hotpocket::contract(state = "admin.json")]
 impl Admin {
     #[on_round_start]
-    fn read_admins(&mut self, _ctx: &mut Round) {
-        let list = std::env::var(ADMINS_VAR).unwrap_or_default();
+    fn read_admins(&mut self, ctx: &mut Round) {
+        let list = ctx.env(ADMINS_VAR).unwrap_or_default();
         self.admins = list
             .split(',')
             .map(|k| k.trim().to_ascii_lowercase())

@@ -105,10 +105,10 @@ struct Recovery {
 
 /// [`RECOVER_AFTER`], or the count the environment gives (the same on every
 /// node: the engine passes the contract config's `environment`).
-fn recover_after() -> u16 {
-    match std::env::var(RECOVER_AFTER_VAR) {
-        Err(_) => RECOVER_AFTER,
-        Ok(v) => v.parse().unwrap_or_else(|_| {
+fn recover_after(ctx: &Round) -> u16 {
+    match ctx.env(RECOVER_AFTER_VAR) {
+        None => RECOVER_AFTER,
+        Some(v) => v.parse().unwrap_or_else(|_| {
             eprintln!("fallback: {RECOVER_AFTER_VAR}={v:?} is not a count; using {RECOVER_AFTER}");
             RECOVER_AFTER
         }),
@@ -175,7 +175,7 @@ impl Notebook {
     #[on_round_end]
     fn recover(&mut self, ctx: &mut Round) -> Result<()> {
         let rounds = ctx.non_consensus_rounds().unwrap_or_default();
-        if ctx.mode() != Mode::ConsensusFallback || rounds < recover_after() {
+        if ctx.mode() != Mode::ConsensusFallback || rounds < recover_after(ctx) {
             return Ok(());
         }
         let unl: Vec<String> = ctx

@@ -6,6 +6,7 @@
 use hotpocket::testing::TestRound;
 
 use fussy::Fussy;
+use greeter::Greeter;
 use tally::Tally;
 
 /// A contract whose state has a field the file does not hold.
@@ -138,4 +139,47 @@ fn a_failed_save_keeps_the_previous_value_and_sends_nothing() {
         ]
     );
     assert_eq!((fussy.n, fussy.poisoned), (5, true));
+}
+
+/// A contract configured by its environment.
+mod greeter {
+    use hotpocket::prelude::*;
+
+    #[derive(Default)]
+    pub(crate) struct Greeter;
+
+    #[hotpocket::contract]
+    impl Greeter {
+        #[on_input]
+        fn greet(&self, ctx: &mut Round, user: &User, name: &str) -> Result<()> {
+            let greeting = ctx.env("GREETING").unwrap_or("hello");
+            user.send(format!("{greeting} {name}"))
+        }
+
+        #[on_round_end]
+        fn end(&self, ctx: &mut Round) -> Result<(), String> {
+            match ctx.env("PATH") {
+                Some(path) => Err(format!("the test process's PATH leaked: {path}")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+#[test]
+fn the_environment_is_the_rounds_own() {
+    let out = TestRound::new()
+        .env("GREETING", "ahoy")
+        .env("OTHER", "x")
+        .input("alice", "bob")
+        .run(&mut Greeter);
+    assert_eq!(out.outputs("alice"), ["ahoy bob"]);
+    assert!(
+        std::env::var_os("PATH").is_some(),
+        "the test process has a PATH"
+    );
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    // Nothing carries over from the previous round.
+    let out = TestRound::new().input("alice", "bob").run(&mut Greeter);
+    assert_eq!(out.outputs("alice"), ["hello bob"]);
 }

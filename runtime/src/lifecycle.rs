@@ -638,6 +638,7 @@ mod tests {
                 timestamp: 1,
                 lcl: None,
                 non_consensus_rounds: None,
+                env: Default::default(),
             },
             Vec::new().into(),
             Vec::new().into(),

@@ -48,6 +48,7 @@ pub struct TestRound {
     users: BTreeMap<String, Vec<Vec<u8>>>,
     npl: Vec<(String, Vec<u8>)>,
     patch: Option<PatchConfig>,
+    env: BTreeMap<String, String>,
 }
 
 impl Default for TestRound {
@@ -76,6 +77,7 @@ impl TestRound {
             users: BTreeMap::new(),
             npl: Vec::new(),
             patch: None,
+            env: BTreeMap::new(),
         }
     }
 
@@ -151,6 +153,14 @@ impl TestRound {
     /// [`TestOutcome::patch_config`] shows it after any update).
     pub fn patch_config(mut self, config: PatchConfig) -> TestRound {
         self.patch = Some(config);
+        self
+    }
+
+    /// Sets the contract's environment variable `key` for this round
+    /// ([`Round::env`] reads it; the engine's `contract.environment`). The
+    /// test process's own environment is not read.
+    pub fn env(mut self, key: &str, value: &str) -> TestRound {
+        self.env.insert(key.to_owned(), value.to_owned());
         self
     }
 
@@ -230,6 +240,7 @@ impl TestRound {
             timestamp: self.timestamp,
             lcl: self.lcl.clone(),
             non_consensus_rounds: (self.mode == Mode::ConsensusFallback).then_some(1),
+            env: self.env.clone(),
         };
         let users: Rc<[User]> = users.into();
         let round = Round::new(
