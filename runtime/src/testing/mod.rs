@@ -21,7 +21,10 @@
 //! ```
 //!
 //! With `#[hotpocket::contract]` the same works on your type, since the macro
-//! implements [`Contract`] for it.
+//! implements [`Contract`] for it. A round keeps to what the engine does
+//! between rounds (see [`TestRound::run`]): a contract with a state file sees
+//! only what the file holds, and a read request changes nothing. The
+//! contract's environment is the round's own ([`TestRound::env`]).
 
 mod saved;
 
