@@ -70,6 +70,8 @@ pub trait Contract: Sized + 'static {
     /// "...")]`). [`TestRound`](crate::testing::TestRound) puts the value
     /// through it around every round, as the engine's fresh process loads
     /// the saved file; `None` (the default) leaves the value as the test gave it.
+    /// A hand-written impl that saves with [`save_state`](crate::state::save_state)
+    /// returns `Some(hotpocket::state::json_codec(FILE))`.
     fn state_codec() -> Option<StateCodec<Self>> {
         None
     }
