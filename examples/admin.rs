@@ -236,8 +236,8 @@ fn change(ctx: &mut Round, cmd: Command) -> Result<Reply, AdminError> {
 #[hotpocket::contract(state = "admin.json")]
 impl Admin {
     #[on_round_start]
-    fn read_admins(&mut self, _ctx: &mut Round) {
-        let list = std::env::var(ADMINS_VAR).unwrap_or_default();
+    fn read_admins(&mut self, ctx: &mut Round) {
+        let list = ctx.env(ADMINS_VAR).unwrap_or_default();
         self.admins = list
             .split(',')
             .map(|k| k.trim().to_ascii_lowercase())
@@ -283,5 +283,40 @@ impl Admin {
             Err(e) => Reply::Error(e),
         };
         user.send_json(&reply)
+    }
+}
+
+/// In process (`cargo test --example admin`): the admins come from the
+/// round's environment, and since `admins` is not saved, a round without
+/// `ADMINS` has none, as on the engine.
+#[cfg(test)]
+mod tests {
+    use hotpocket::testing::TestRound;
+
+    use super::*;
+
+    const ADD: &str = r#"{"add_peers":["10.0.0.5:22861"]}"#;
+    const REFUSED: &str = r#"{"error":{"kind":"not_authorised"}}"#;
+
+    #[test]
+    fn only_the_admins_in_the_environment_may_change_anything() {
+        let mut admin = Admin::default();
+        let out = TestRound::new()
+            .env(ADMINS_VAR, "Alice, carol")
+            .input("alice", ADD)
+            .input("bob", ADD)
+            .run(&mut admin);
+        assert_eq!(
+            out.outputs("alice"),
+            [r#"{"peers_requested":{"add":["10.0.0.5:22861"],"remove":[]}}"#]
+        );
+        assert_eq!(out.outputs("bob"), [REFUSED]);
+        assert_eq!(out.control.len(), 1, "one peer changeset");
+        assert_eq!(admin.audit.len(), 1);
+        assert!(admin.admins.is_empty(), "not saved");
+
+        let out = TestRound::new().input("alice", ADD).run(&mut admin);
+        assert_eq!(out.outputs("alice"), [REFUSED]);
+        assert_eq!(admin.audit.len(), 1);
     }
 }

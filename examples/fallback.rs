@@ -105,10 +105,10 @@ struct Recovery {
 
 /// [`RECOVER_AFTER`], or the count the environment gives (the same on every
 /// node: the engine passes the contract config's `environment`).
-fn recover_after() -> u16 {
-    match std::env::var(RECOVER_AFTER_VAR) {
-        Err(_) => RECOVER_AFTER,
-        Ok(v) => v.parse().unwrap_or_else(|_| {
+fn recover_after(ctx: &Round) -> u16 {
+    match ctx.env(RECOVER_AFTER_VAR) {
+        None => RECOVER_AFTER,
+        Some(v) => v.parse().unwrap_or_else(|_| {
             eprintln!("fallback: {RECOVER_AFTER_VAR}={v:?} is not a count; using {RECOVER_AFTER}");
             RECOVER_AFTER
         }),
@@ -175,7 +175,7 @@ impl Notebook {
     #[on_round_end]
     fn recover(&mut self, ctx: &mut Round) -> Result<()> {
         let rounds = ctx.non_consensus_rounds().unwrap_or_default();
-        if ctx.mode() != Mode::ConsensusFallback || rounds < recover_after() {
+        if ctx.mode() != Mode::ConsensusFallback || rounds < recover_after(ctx) {
             return Ok(());
         }
         let unl: Vec<String> = ctx
@@ -207,5 +207,50 @@ impl Notebook {
             notes: &self.notes,
             recoveries: &self.recoveries,
         })
+    }
+}
+
+/// In process (`cargo test --example fallback`): a fallback round on a
+/// three-node UNL that heard two nodes recovers only from the count of rounds
+/// without consensus the environment allows.
+#[cfg(test)]
+mod tests {
+    use hotpocket::config::PatchConfig;
+    use hotpocket::testing::TestRound;
+
+    use super::*;
+
+    /// Node `i`'s public key.
+    fn key(i: u8) -> String {
+        format!("ed{i:064x}")
+    }
+
+    fn fallback_round(notebook: &mut Notebook, recover_after: Option<&str>) -> Vec<String> {
+        let unl: Vec<String> = (0..3).map(key).collect();
+        let mut round = TestRound::fallback()
+            .node_key(&key(0))
+            .unl(unl.clone())
+            .patch_config(PatchConfig::new(unl, "fallback"))
+            .npl(&key(0), ALIVE)
+            .npl(&key(1), ALIVE);
+        if let Some(count) = recover_after {
+            round = round.env(RECOVER_AFTER_VAR, count);
+        }
+        let out = round.run(notebook);
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        out.patch_config.map(|cfg| cfg.unl).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_environment_sets_when_unreachable_nodes_are_taken_out() {
+        // A fallback TestRound is the first round without consensus.
+        let mut notebook = Notebook::default();
+        let all: Vec<String> = (0..3).map(key).collect();
+        assert_eq!(fallback_round(&mut notebook, None), all);
+        assert!(notebook.recoveries.is_empty());
+        assert_eq!(fallback_round(&mut notebook, Some("1")), all[..2]);
+        assert_eq!(notebook.recoveries.len(), 1);
+        assert_eq!(notebook.recoveries[0].removed, [key(2)]);
+        assert!(notebook.heard.is_empty(), "not saved");
     }
 }

@@ -287,8 +287,8 @@ impl Ledger {
 #[hotpocket::contract(store)]
 impl Ledger {
     #[on_round_start]
-    fn read_minters(&mut self, _ctx: &mut Round) {
-        let list = std::env::var(MINTERS_VAR).unwrap_or_default();
+    fn read_minters(&mut self, ctx: &mut Round) {
+        let list = ctx.env(MINTERS_VAR).unwrap_or_default();
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if is_public_key(entry) {
                 self.minters.insert(entry.to_ascii_lowercase());

@@ -138,8 +138,8 @@ impl From<io::Error> for UpgradeError {
     }
 }
 
-fn is_admin(user: &User) -> bool {
-    std::env::var(ADMINS_VAR)
+fn is_admin(ctx: &Round, user: &User) -> bool {
+    ctx.env(ADMINS_VAR)
         .unwrap_or_default()
         .split(',')
         .any(|k| k.trim().eq_ignore_ascii_case(user.public_key()))
@@ -244,7 +244,7 @@ impl Upgrader {
         let reply = parse(input)
             .and_then(|cmd| match cmd {
                 Command::Version => version_reply(),
-                _ if !is_admin(user) => Err(UpgradeError::NotAuthorised),
+                _ if !is_admin(ctx, user) => Err(UpgradeError::NotAuthorised),
                 Command::Schedule { version, at } => schedule(ledger, version, at),
                 Command::Cancel => cancel(),
             })

@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::handler::HandlerError;
 use crate::round::{Node, Npl, Round, User};
+use crate::state::StateCodec;
 
 /// How long the NPL phase waits for messages when the contract does not set
 /// `npl_timeout_ms`. The engine never signals the end of NPL traffic, so a
@@ -62,6 +63,17 @@ pub trait Contract: Sized + 'static {
     /// the previous state in place byte for byte.
     fn save(&self) -> Result<()> {
         Ok(())
+    }
+
+    /// The encoding of the state file, when the contract's state is its value
+    /// saved to [`STATE_FILE`](Contract::STATE_FILE) (`#[contract(state =
+    /// "...")]`). [`TestRound`](crate::testing::TestRound) puts the value
+    /// through it around every round, as the engine's fresh process loads
+    /// the saved file; `None` (the default) leaves the value as the test gave it.
+    /// A hand-written impl that saves with [`save_state`](crate::state::save_state)
+    /// returns `Some(hotpocket::state::json_codec(FILE))`.
+    fn state_codec() -> Option<StateCodec<Self>> {
+        None
     }
 
     /// `#[on_round_start]`.

@@ -66,6 +66,7 @@ fn dev_mode(_args: Vec<String>) -> i32 {
 /// `Ok(false)` when the round ran but something fatal happened (state not
 /// loadable or not saved).
 fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
+    let env = process_env();
     if C::CLOSE_INHERITED_FDS && std::env::var_os("HOTPOCKET_KEEP_FDS").is_none_or(|v| v != "1") {
         let mut named = vec![args.control_fd, args.user_in_fd];
         named.extend(args.npl_fd);
@@ -108,6 +109,7 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
         timestamp: args.timestamp,
         lcl: args.lcl,
         non_consensus_rounds: args.non_consensus_rounds,
+        env,
     };
     let mut round = Round::new(
         info,
@@ -131,6 +133,16 @@ fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
     let ok = run_round::<C>(&mut round, &mut inputs, &mut npl_source, &mut reporter);
     finish(&mut round);
     Ok(ok)
+}
+
+/// The process environment for [`Round::env`]: the engine's
+/// `contract.environment`. Variables whose name or value is not UTF-8 are
+/// left out (the engine requires strings, so only a hand-made launcher could
+/// pass one).
+fn process_env() -> std::collections::BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// A process killed while saving (exec timeout, a kill on one node) leaves

@@ -63,6 +63,12 @@ impl Reporter {
         }
         self.outcome.problems.push(message);
     }
+
+    /// Reports a problem that makes the round unsuccessful.
+    pub(crate) fn report_fatal(&mut self, message: String) {
+        self.report(message);
+        self.outcome.fatal = true;
+    }
 }
 
 /// Calls a handler, turning a panic into a report. Returns `None` when the
@@ -305,20 +311,39 @@ pub(crate) fn run_round<C: Contract>(
         end_store::<C>();
         return false;
     };
+    let read_only = round.is_read_only();
+    let ok = run_loaded(&mut contract, round, inputs, npl, reporter, commit::<C>);
+    if read_only {
+        end_store::<C>();
+    }
+    if let Err(msg) = guarded(move || drop(contract)) {
+        reporter.report(format!("dropping the contract panicked: {msg}"));
+    }
+    ok
+}
+
+/// The part of [`run_round`] after the load, shared with
+/// [`TestRound`](crate::testing::TestRound): hold the outputs, run the
+/// handlers, `commit` (not in a read request), then release the outputs or
+/// drop them unsent. Returns false when the commit failed.
+pub(crate) fn run_loaded<C: Contract>(
+    contract: &mut C,
+    round: &mut Round,
+    inputs: &mut Inputs,
+    npl: &mut NplSource,
+    reporter: &mut Reporter,
+    commit: impl FnOnce(&C) -> std::result::Result<(), String>,
+) -> bool {
     let hold = C::SAVES_STATE && !round.is_read_only();
     if hold {
         round.users().iter().for_each(User::hold_outputs);
     }
-    execute(&mut contract, round, inputs, npl, reporter);
+    execute(contract, round, inputs, npl, reporter);
     let committed = if round.is_read_only() {
-        end_store::<C>();
         Ok(())
     } else {
-        commit(&contract)
+        commit(contract)
     };
-    if let Err(msg) = guarded(move || drop(contract)) {
-        reporter.report(format!("dropping the contract panicked: {msg}"));
-    }
     match committed {
         Ok(()) => {
             for user in round.users() {
@@ -609,6 +634,7 @@ mod tests {
                 timestamp: 1,
                 lcl: None,
                 non_consensus_rounds: None,
+                env: Default::default(),
             },
             Vec::new().into(),
             Vec::new().into(),

@@ -12,7 +12,7 @@ pub use crate::error::Error;
 pub use crate::extract::FromInput;
 pub use crate::handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use crate::round::{Node, Npl, Round, User};
-pub use crate::state::{load_state, save_state};
+pub use crate::state::{StateCodec, json_codec};
 pub use ::core;
 /// Whether the runtime was built with the `store` feature, checked by the
 /// code `#[contract(store)]` generates.

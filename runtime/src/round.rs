@@ -3,6 +3,7 @@
 //! patch config and a deterministic random number generator.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -298,6 +299,9 @@ pub(crate) struct RoundInfo {
     pub(crate) timestamp: u64,
     pub(crate) lcl: Option<Lcl>,
     pub(crate) non_consensus_rounds: Option<u16>,
+    /// The contract's environment, read once: sorted, so nothing that walks
+    /// it depends on the order the process was given it in.
+    pub(crate) env: BTreeMap<String, String>,
 }
 
 /// The context handed to every handler.
@@ -333,6 +337,23 @@ impl Round {
             rng,
             npl_skipped: false,
         }
+    }
+
+    /// The contract's environment variable `key`, `None` when it is not set
+    /// (or not valid UTF-8).
+    ///
+    /// Under the engine this is the process environment, read once when the
+    /// round starts: exactly the `contract.environment` map of the contract's
+    /// config, which is part of `patch.cfg` and so the same on every node (the
+    /// engine passes nothing else, no `PATH` or `HOME`). The simulator and
+    /// dev mode's `--env KEY=VALUE` set it the same way. In a
+    /// [`TestRound`](crate::testing::TestRound) it is what
+    /// [`TestRound::env`](crate::testing::TestRound::env) set, which is why
+    /// settings are better read here than with `std::env::var`: a test can
+    /// give every round its own without touching the test process's
+    /// environment.
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.info.env.get(key).map(String::as_str)
     }
 
     /// The kind of execution: consensus, fallback or read request.

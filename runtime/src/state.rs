@@ -76,16 +76,105 @@ pub fn load_state_from<T: DeserializeOwned + Default>(dir: &Path, file: &str) ->
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(T::default()),
         Err(e) => return Err(state_error(file, format!("cannot read: {e}"))),
     };
-    serde_json::from_slice(&bytes).map_err(|e| state_error(file, format!("corrupt: {e}")))
+    decode(&bytes, file)
 }
 
 /// [`save_state`] to `file` in `dir` instead of the working directory.
 pub fn save_state_to<T: Serialize>(dir: &Path, value: &T, file: &str) -> Result<()> {
     check_name(file)?;
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| state_error(file, format!("cannot serialise: {e}")))?;
+    let bytes = encode(value, file)?;
     write_atomic(&dir.join(file), &bytes)
         .map_err(|e| state_error(file, format!("cannot write: {e}")))
+}
+
+/// The one encoding of a state file, shared by [`save_state_to`] and
+/// [`StateCodec`] so that an in-process round trip is byte for byte the file.
+fn encode<T: Serialize>(value: &T, file: &str) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| state_error(file, format!("cannot serialise: {e}")))
+}
+
+/// The decoding that matches [`encode`], shared by [`load_state_from`] and
+/// [`StateCodec`].
+fn decode<T: DeserializeOwned>(bytes: &[u8], file: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| state_error(file, format!("corrupt: {e}")))
+}
+
+/// A state file's encoding without the file: what [`save_state`] would
+/// write for a value, and the value [`load_state`] would read back from
+/// those bytes. [`testing::TestRound`](crate::testing::TestRound) passes the
+/// contract through it between rounds, so that a test sees what the next
+/// round on the engine sees: only what the file holds (a `#[serde(skip)]`
+/// field is back to its default).
+///
+/// Made by [`json_codec`]; `#[contract(state = "...")]` returns one from
+/// [`Contract::state_codec`](crate::Contract::state_codec).
+pub struct StateCodec<T> {
+    file: &'static str,
+    encode: fn(&T, &str) -> Result<Vec<u8>>,
+    decode: fn(&[u8], &str) -> Result<T>,
+    load: fn(&Path, &str) -> Result<T>,
+    save: fn(&Path, &T, &str) -> Result<()>,
+}
+
+/// The [`StateCodec`] of [`save_state`] and [`load_state`] (JSON) for
+/// `file`. The generated code builds its `load`, `save` and `state_codec`
+/// all from this one call, so a state type missing `Serialize`,
+/// `Deserialize` or `Default` is reported once per missing trait.
+pub fn json_codec<T>(file: &'static str) -> StateCodec<T>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    StateCodec {
+        file,
+        encode: encode::<T>,
+        decode: decode::<T>,
+        load: load_state_from::<T>,
+        save: save_state_to::<T>,
+    }
+}
+
+impl<T> StateCodec<T> {
+    /// The state file's name.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The bytes [`save`](StateCodec::save) would write for `value`.
+    pub fn encode(&self, value: &T) -> Result<Vec<u8>> {
+        (self.encode)(value, self.file)
+    }
+
+    /// The value [`load`](StateCodec::load) would read from a file holding `bytes`.
+    pub fn decode(&self, bytes: &[u8]) -> Result<T> {
+        (self.decode)(bytes, self.file)
+    }
+
+    /// [`load_state`] of the file.
+    pub fn load(&self) -> Result<T> {
+        (self.load)(Path::new("."), self.file)
+    }
+
+    /// [`save_state`] of `value` to the file.
+    pub fn save(&self, value: &T) -> Result<()> {
+        (self.save)(Path::new("."), value, self.file)
+    }
+}
+
+// Derives would demand `T: Clone`/`T: Debug`; the codec holds no `T`.
+impl<T> Clone for StateCodec<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for StateCodec<T> {}
+
+impl<T> std::fmt::Debug for StateCodec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateCodec")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
 }
 
 fn check_name(file: &str) -> Result<()> {

@@ -2,7 +2,8 @@
 //! trait, as `#[contract]` would generate it): inputs are numbers to add; each
 //! user gets the new total; read requests answer with the total. An input
 //! `roundtime=<ms>` changes `consensus.roundtime` in patch.cfg through the
-//! runtime instead. With the runtime's `run`, it gets dev mode: run it from a
+//! runtime instead; `env=<KEY>` answers with the contract's environment
+//! variable `KEY` as `Round::env` sees it (`<unset>` when it is not set). With the runtime's `run`, it gets dev mode: run it from a
 //! terminal or with `--dev`.
 
 use hotpocket::{Contract, HandlerError, Round, User};
@@ -34,6 +35,11 @@ impl Contract for Counter {
         input: &[u8],
     ) -> Result<(), HandlerError> {
         let text = String::from_utf8_lossy(input);
+        if let Some(key) = text.strip_prefix("env=") {
+            return user
+                .send(round.env(key).unwrap_or("<unset>"))
+                .map_err(|e| HandlerError::Failed(e.to_string()));
+        }
         if let Some(ms) = text.strip_prefix("roundtime=") {
             let failed = |e: hotpocket::Error| HandlerError::Failed(e.to_string());
             let mut cfg = round.patch_config().map_err(failed)?;

@@ -138,6 +138,41 @@ fn dev_mode_end_to_end() {
     assert!(text.contains("all nodes agree; 0 hazards"), "{text}");
 }
 
+/// The cluster's `contract.environment` and dev mode's `--env` are what
+/// `Round::env` reads, and nothing else is (the engine passes no `PATH`).
+#[test]
+fn the_contract_environment_reaches_round_env() {
+    let mut c = Cluster::builder(COUNTER)
+        .nodes(2)
+        .user("alice")
+        .env("GREETING", "ahoy")
+        .build()
+        .unwrap();
+    c.input("alice", "env=GREETING").input("alice", "env=PATH");
+    c.round()
+        .unwrap()
+        .assert_agree()
+        .assert_success()
+        .assert_outputs("alice", &["ahoy", "<unset>"]);
+
+    let out = Command::new(COUNTER)
+        .args([
+            "--dev",
+            "--nodes",
+            "1",
+            "--env",
+            "GREETING=hi",
+            "--input",
+            "alice:env=GREETING",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("-> alice: \"hi\""), "{text}");
+}
+
 #[test]
 fn dev_mode_never_triggers_under_the_engine() {
     // The engine hands a pipe on stdin and no `--dev`: engine mode, even with

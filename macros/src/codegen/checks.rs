@@ -72,18 +72,25 @@ pub(super) fn load_default(private: &Private<'_>, self_ty: &Type) -> TokenStream
     }
 }
 
-/// `load()` and `save()` of a contract persisted to `file`.
+/// `load()`, `save()` and `state_codec()` of a contract persisted to
+/// `file`, all through the one bounded call `json_codec::<T>`: a state
+/// type missing a trait is then reported once (rustc drops the identical
+/// repeats), not once per method.
 pub(super) fn load_save_state(private: &Private<'_>, self_ty: &Type, file: &str) -> TokenStream {
     let span = at(self_ty.span());
     let error = private.item("Error");
-    let load_state = private.item_at("load_state", span);
-    let save_state = private.item_at("save_state", span);
+    let codec_ty = private.item("StateCodec");
+    let json_codec = private.item_at("json_codec", span);
+    let json = quote_spanned!(span=> #json_codec::<#self_ty>(#file));
     quote_spanned! {span=>
         fn load() -> ::core::result::Result<Self, #error> {
-            #load_state::<#self_ty>(#file)
+            #json.load()
         }
         fn save(&self) -> ::core::result::Result<(), #error> {
-            #save_state::<#self_ty>(self, #file)
+            #json.save(self)
+        }
+        fn state_codec() -> ::core::option::Option<#codec_ty<Self>> {
+            ::core::option::Option::Some(#json)
         }
     }
 }

@@ -126,12 +126,17 @@ fn options_become_constants_and_state_functions() {
         ),
         quote!(
             fn load() -> ::core::result::Result<Self, hp::__private::Error> {
-                hp::__private::load_state::<Counter>("counter.json")
+                hp::__private::json_codec::<Counter>("counter.json").load()
             }
         ),
         quote!(
             fn save(&self) -> ::core::result::Result<(), hp::__private::Error> {
-                hp::__private::save_state::<Counter>(self, "counter.json")
+                hp::__private::json_codec::<Counter>("counter.json").save(self)
+            }
+        ),
+        quote!(
+            fn state_codec() -> ::core::option::Option<hp::__private::StateCodec<Self>> {
+                ::core::option::Option::Some(hp::__private::json_codec::<Counter>("counter.json"))
             }
         ),
         quote!(hp::__private::IntoNplResult::into_npl_result(Self::vote(

@@ -21,7 +21,12 @@
 //! ```
 //!
 //! With `#[hotpocket::contract]` the same works on your type, since the macro
-//! implements [`Contract`] for it.
+//! implements [`Contract`] for it. A round keeps to what the engine does
+//! between rounds (see [`TestRound::run`]): a contract with a state file sees
+//! only what the file holds, and a read request changes nothing. The
+//! contract's environment is the round's own ([`TestRound::env`]).
+
+mod saved;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -29,7 +34,8 @@ use std::rc::Rc;
 use crate::args::{Lcl, Mode, PrivateKey, Variant};
 use crate::config::PatchConfig;
 use crate::contract::Contract;
-use crate::lifecycle::{Inputs, NplSource, Outcome, Reporter, execute};
+use crate::lifecycle::{Inputs, NplSource, Outcome, Reporter, run_loaded};
+use crate::panic::install_panic_hook;
 use crate::round::{Node, Outbox, OutputSink, PatchStore, Round, RoundInfo, User};
 
 /// A round to run in-process. Users are identified by whatever string you
@@ -45,6 +51,7 @@ pub struct TestRound {
     users: BTreeMap<String, Vec<Vec<u8>>>,
     npl: Vec<(String, Vec<u8>)>,
     patch: Option<PatchConfig>,
+    env: BTreeMap<String, String>,
 }
 
 impl Default for TestRound {
@@ -73,6 +80,7 @@ impl TestRound {
             users: BTreeMap::new(),
             npl: Vec::new(),
             patch: None,
+            env: BTreeMap::new(),
         }
     }
 
@@ -151,8 +159,29 @@ impl TestRound {
         self
     }
 
-    /// Runs the round's handlers on `contract` (state is not loaded or
-    /// saved: `contract` is the state; inspect it afterwards).
+    /// Sets the contract's environment variable `key` for this round
+    /// ([`Round::env`] reads it; the engine's `contract.environment`). The
+    /// test process's own environment is not read.
+    pub fn env(mut self, key: &str, value: &str) -> TestRound {
+        self.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Runs the round on `contract`, the contract's state between rounds.
+    ///
+    /// With a state file (`#[contract(state = "...")]`, through
+    /// [`Contract::state_codec`]) the round runs as on the engine, whose
+    /// fresh process loads the saved file every round: the value is encoded
+    /// exactly as the file would be and decoded before the handlers, and
+    /// after a consensus round `contract` becomes what was saved, so a
+    /// `#[serde(skip)]` field is back to its default. A read request leaves
+    /// `contract` unchanged (the engine saves nothing after it); a failed
+    /// save keeps the previous value and drops the round's outputs, and the
+    /// problems say why. Nothing is written to disk.
+    ///
+    /// Without a state file (stateless, or state kept only in a `store`) the
+    /// handlers run on `contract` itself, which keeps whatever they changed,
+    /// and the store is neither opened nor committed.
     pub fn run<C: Contract>(self, contract: &mut C) -> TestOutcome {
         let read_only = self.mode.is_read_only();
         let npl_queue = self.npl.clone();
@@ -167,7 +196,27 @@ impl TestRound {
             echo: false,
             outcome: Outcome::default(),
         };
-        execute(contract, &mut round, &mut inputs, &mut npl, &mut reporter);
+        install_panic_hook();
+        match C::state_codec() {
+            Some(codec) => saved::run_saved(
+                codec,
+                contract,
+                &mut round,
+                &mut inputs,
+                &mut npl,
+                &mut reporter,
+            ),
+            None => {
+                run_loaded(
+                    contract,
+                    &mut round,
+                    &mut inputs,
+                    &mut npl,
+                    &mut reporter,
+                    |_| Ok(()),
+                );
+            }
+        }
         TestOutcome::collect(&mut round, &users, reporter.outcome)
     }
 
@@ -194,6 +243,7 @@ impl TestRound {
             timestamp: self.timestamp,
             lcl: self.lcl.clone(),
             non_consensus_rounds: (self.mode == Mode::ConsensusFallback).then_some(1),
+            env: self.env.clone(),
         };
         let users: Rc<[User]> = users.into();
         let round = Round::new(
