@@ -11,3 +11,4 @@ mod state_commit_failure;
 mod store_crash_safety;
 mod store_determinism;
 mod support;
+mod test_round;
