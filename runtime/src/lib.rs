@@ -31,6 +31,8 @@
 //!
 //! - [`contract`]: the attribute, its options, handlers and extractors.
 //! - [`Round`], [`User`], [`Node`]: what handlers see and do.
+//! - [`agree`]: the nodes agree on values over NPL, deterministically,
+//!   despite late starters, reordering and lost messages.
 //! - [`testing`]: run a round of your contract in a plain `#[test]`.
 //! - `sim` (feature `sim`, on by default): the local engine simulator behind
 //!   dev mode (`cargo run -- --dev`) and process-level tests.
@@ -55,6 +57,7 @@
     )
 )]
 
+pub mod agree;
 pub mod args;
 mod atomic;
 mod channels;
