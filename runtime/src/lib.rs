@@ -33,7 +33,8 @@
 //! - [`Round`], [`User`], [`Node`]: what handlers see and do.
 //! - [`agree`]: the nodes agree on values over NPL, deterministically,
 //!   despite late starters, reordering and lost messages.
-//! - [`testing`]: run a round of your contract in a plain `#[test]`.
+//! - [`testing`]: run a round of your contract in a plain `#[test]`, on one
+//!   node or on an in-process [`Cluster`](testing::Cluster) of several.
 //! - `sim` (feature `sim`, on by default): the local engine simulator behind
 //!   dev mode (`cargo run -- --dev`) and process-level tests.
 //! - [`args`], [`config`], [`peers`], [`state`]: the engine's arguments,

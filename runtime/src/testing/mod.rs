@@ -23,6 +23,10 @@
 //! With `#[hotpocket::contract]` the same works on your type, since the macro
 //! implements [`Contract`] for it.
 
+mod cluster;
+
+pub use cluster::{Cluster, ClusterRound, LostNpl, NodeRound, NplDrop};
+
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
