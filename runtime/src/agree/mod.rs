@@ -344,3 +344,6 @@ impl Agreement {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod cluster_tests;

@@ -28,7 +28,7 @@ pub enum Rule {
 
 impl Rule {
     /// How many leading UNL nodes the rule takes, of a UNL of `n`.
-    fn member_count(self, n: usize) -> usize {
+    pub(crate) fn member_count(self, n: usize) -> usize {
         let k = match self {
             Rule::All => n,
             Rule::First(k) => k,
