@@ -1,46 +1,5 @@
 //! [`Cluster`]: several nodes' handlers in one process, with NPL flowing
 //! between them under the simulator's delivery rules, on a simulated clock.
-//!
-//! Each node runs its own contract value through a consensus round: round
-//! start and inputs when it starts, `#[on_npl]` for each message as it
-//! arrives, round end when its handler says done or its `npl_timeout_ms`
-//! passes. Every message a node sends goes to every node, as in the engine:
-//! back to the sender at once (its own message comes first), to each peer
-//! after a seeded latency of 1-20 ms (so every node sees its own order), and
-//! only while the receiver runs: a message reaching a node that has not
-//! started (see [`Cluster::start_late`]) or has ended is lost. Chosen
-//! messages can be dropped for good ([`NplDrop`]). The same seed gives the
-//! same run, message for message; handlers take no simulated time.
-//!
-//! ```
-//! use hotpocket::testing::{Cluster, NplDrop};
-//! use hotpocket::{Contract, HandlerError, Node, Npl, Result, Round};
-//!
-//! /// Counts the messages it hears; done after three.
-//! #[derive(Default)]
-//! struct Hello(usize);
-//! impl Contract for Hello {
-//!     const HAS_NPL: bool = true;
-//!     fn load() -> Result<Self> { Ok(Hello(0)) }
-//!     fn on_round_start(&mut self, r: &mut Round) -> Result<(), HandlerError> {
-//!         r.npl_send("hi").map_err(HandlerError::extract)
-//!     }
-//!     fn on_npl(&mut self, _: &mut Round, _: &Node, _: &[u8]) -> Result<Npl, HandlerError> {
-//!         self.0 += 1;
-//!         Ok(if self.0 == 3 { Npl::Done } else { Npl::Continue })
-//!     }
-//! }
-//!
-//! let mut cluster = Cluster::new(3);
-//! cluster.seed(7).start_late(2, 100).drop_npl(NplDrop::from(0).to(1));
-//! let mut nodes = [Hello(0), Hello(0), Hello(0)];
-//! let round = cluster.round(&mut nodes);
-//! // Node 2 started after the others' messages arrived: it hears only itself.
-//! assert_eq!(round.node(2).npl_received.len(), 1);
-//! assert_eq!(round.node(2).npl_lost.len(), 2);
-//! // Node 1 hears itself and node 2, not node 0 (dropped).
-//! assert_eq!(round.node(1).npl_received.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
-//! ```
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -167,8 +126,50 @@ impl ClusterRound {
     }
 }
 
-/// Several nodes in one process (see the [module docs](self)). Settings
-/// apply to every following round until changed.
+/// Several nodes in one process, with NPL flowing between them under the
+/// simulator's delivery rules, on a simulated clock. Settings apply to every
+/// following round until changed.
+///
+/// Each node runs its own contract value through a consensus round: round
+/// start and inputs when it starts, `#[on_npl]` for each message as it
+/// arrives, round end when its handler says done or its `npl_timeout_ms`
+/// passes. Every message a node sends goes to every node, as in the engine:
+/// back to the sender at once (its own message comes first), to each peer
+/// after a seeded latency of 1-20 ms (so every node sees its own order), and
+/// only while the receiver runs: a message reaching a node that has not
+/// started (see [`Cluster::start_late`]) or has ended is lost. Chosen
+/// messages can be dropped for good ([`NplDrop`]). The same seed gives the
+/// same run, message for message; handlers take no simulated time.
+///
+/// ```
+/// use hotpocket::testing::{Cluster, NplDrop};
+/// use hotpocket::{Contract, HandlerError, Node, Npl, Result, Round};
+///
+/// /// Counts the messages it hears; done after three.
+/// #[derive(Default)]
+/// struct Hello(usize);
+/// impl Contract for Hello {
+///     const HAS_NPL: bool = true;
+///     fn load() -> Result<Self> { Ok(Hello(0)) }
+///     fn on_round_start(&mut self, r: &mut Round) -> Result<(), HandlerError> {
+///         r.npl_send("hi").map_err(HandlerError::extract)
+///     }
+///     fn on_npl(&mut self, _: &mut Round, _: &Node, _: &[u8]) -> Result<Npl, HandlerError> {
+///         self.0 += 1;
+///         Ok(if self.0 == 3 { Npl::Done } else { Npl::Continue })
+///     }
+/// }
+///
+/// let mut cluster = Cluster::new(3);
+/// cluster.seed(7).start_late(2, 100).drop_npl(NplDrop::from(0).to(1));
+/// let mut nodes = [Hello(0), Hello(0), Hello(0)];
+/// let round = cluster.round(&mut nodes);
+/// // Node 2 started after the others' messages arrived: it hears only itself.
+/// assert_eq!(round.node(2).npl_received.len(), 1);
+/// assert_eq!(round.node(2).npl_lost.len(), 2);
+/// // Node 1 hears itself and node 2, not node 0 (dropped).
+/// assert_eq!(round.node(1).npl_received.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Cluster {
     keys: Vec<String>,
