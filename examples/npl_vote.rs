@@ -1,34 +1,34 @@
 //! **npl_vote**: the nodes agree on a value none of them can compute alone,
-//! over NPL (the node party line), and stay deterministic when a message is
-//! lost.
+//! over NPL (the node party line), with [`hotpocket::agree`], and stay
+//! deterministic when a message is lost.
 //!
 //! Every round, each UNL node proposes a reading of its own: here a number
 //! derived from its public key and the ledger, standing in for what a real
 //! contract would take from outside (a price from an exchange, a sensor), which
-//! differs from node to node. It sends the proposal to all UNL nodes over NPL
-//! (the engine delivers it to the sender too), collects everyone's proposals,
-//! and at the end of the round decides **the median of the proposals, but only
-//! when it holds one from every UNL node**. Otherwise it records "no decision"
-//! together with the nodes whose proposal it lacks, and the next round simply
-//! tries again with fresh proposals. Each round's result goes into the state
-//! (the last 10 are kept in `vote.json`) and to every connected user:
-//! `{"ledger":3,"value":10234}` or
-//! `{"ledger":3,"value":null,"missing":["ed…"]}`. A read request returns the
-//! kept results.
+//! differs from node to node. It contributes the proposal to the topic
+//! `proposal` of an [`Agreement`], which sends it to every UNL node, and at
+//! the end of the round decides **the median of the proposals, but only when
+//! it holds one from every UNL node** ([`Rule::All`]). Otherwise it records
+//! "no decision", and the next round simply tries again with fresh
+//! proposals. Each round's result goes into the state (the last 10 are kept
+//! in `vote.json`) and to every connected user: `{"ledger":3,"value":10234}`
+//! or `{"ledger":3,"value":null}`. A read request returns the kept results.
 //!
-//! # Why "all or nothing"
+//! # What the agreement takes care of
 //!
-//! The engine's NPL is best-effort: a message can be lost (the receiver's
-//! contract had not started yet, its queue was full, the network dropped it),
-//! and the engine never says that no more messages will come, so the NPL phase
-//! ends at a timeout (`npl_timeout_ms`). A node that decided on "whatever
-//! arrived before the timeout" would decide on a set of its own, and nodes
-//! with different sets would write different states. Deciding only on the full
-//! set means a node's result depends on one thing: did it get every proposal.
-//! Nodes that got them all decide the same value; nodes that missed the same
-//! proposals record the same "no decision".
+//! The engine's NPL is best-effort: a message to a contract that has not
+//! started yet is dropped, every node receives the round's messages in its
+//! own order, and the engine never says that no more will come. The
+//! agreement re-sends a node's proposal when it hears from a peer for the
+//! first time (so a node whose contract started late still gets every
+//! proposal), counts each node's proposal once whatever the order and the
+//! copies, and ends the NPL phase as soon as every proposal is in, instead of
+//! at `npl_timeout_ms`. Deciding only on the full set means a node's result
+//! depends on one thing: did it get every proposal. Nodes that got them all
+//! decide the same value; nodes that did not record the same "no decision",
+//! which names no one (who was missing differs from node to node).
 //!
-//! # What a lost proposal does to consensus
+//! # What a proposal lost for good does to consensus
 //!
 //! It cannot make the nodes agree; nothing can, since they saw different
 //! messages. When a proposal reaches two nodes of three, those two decide and
@@ -51,41 +51,36 @@
 //! the proposals as user inputs instead (nodes can be users of their own
 //! cluster): inputs go through consensus, so every node sees the same set.
 //!
-//! Run it on a simulated 3-node cluster, once as is and once with every NPL
-//! message to node 2 dropped (node 2 then records "no decision" and the
-//! nodes disagree; dev mode exits with 1):
+//! Run it on a simulated 3-node cluster: as is; with node 2 starting 100 ms
+//! late (its peers' first copies are lost, the re-sends reach it, all decide);
+//! and with every NPL message to node 2 dropped (node 2 then records "no
+//! decision" and the nodes disagree; dev mode exits with 1):
 //!
 //! ```sh
 //! cargo run --example npl_vote -- --dev --nodes 3 --user alice --rounds 2 --read alice:latest
+//! cargo run --example npl_vote -- --dev --nodes 3 --user alice --rounds 3 --delay-start 2:100
 //! cargo run --example npl_vote -- --dev --nodes 3 --user alice --drop-npl-to 2
 //! ```
 
-use std::collections::BTreeMap;
-
+use hotpocket::agree::{Agreement, Outcome as Agreed, Rule, Topic};
 use hotpocket::prelude::*;
 
 /// How many round results the state keeps.
 const HISTORY: usize = 10;
 
-/// The contract's state, saved in `vote.json`; the proposals of the round
-/// being run are not saved.
+/// Every UNL node's proposal for the round's ledger; decided only when all
+/// are in.
+const PROPOSAL: Topic = Topic::new("proposal", Rule::All);
+
+/// The contract's state, saved in `vote.json`; the round's agreement is not
+/// saved.
 #[derive(Default, Serialize, Deserialize)]
 struct Vote {
     /// The last [`HISTORY`] round results, oldest first.
     results: Vec<Outcome>,
-    /// This round's proposals by sender public key (UNL nodes only, the
-    /// first from each).
+    /// This round's proposals.
     #[serde(skip)]
-    proposals: BTreeMap<String, u64>,
-}
-
-/// One node's proposal, as sent over NPL.
-#[derive(Serialize, Deserialize)]
-struct Proposal {
-    /// The lcl sequence number the proposal is for.
-    ledger: u64,
-    /// The proposed value.
-    value: u64,
+    agree: Agreement,
 }
 
 /// The result of one round.
@@ -95,9 +90,6 @@ struct Outcome {
     ledger: u64,
     /// The median of all UNL nodes' proposals; `None` when some were missing.
     value: Option<u64>,
-    /// The UNL nodes whose proposal did not arrive.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    missing: Vec<String>,
 }
 
 /// This node's reading for a ledger. In a real contract, this is where the
@@ -127,34 +119,14 @@ impl Vote {
         let Some(ledger) = ctx.lcl_seq_no() else {
             return Ok(()); // a read request: no NPL, nothing to vote on
         };
-        if !ctx.unl().iter().any(|n| n.is_self()) {
-            return Ok(()); // not a UNL node: the engine would not broadcast it
-        }
-        let proposal = Proposal {
-            ledger,
-            value: reading(ctx.public_key(), ledger),
-        };
-        let message = serde_json::to_vec(&proposal).map_err(Error::msg)?;
-        ctx.npl_send(message)
+        let proposal = reading(ctx.public_key(), ledger);
+        self.agree.contribute(ctx, &PROPOSAL, &proposal)
     }
 
     #[on_npl]
-    fn collect(&mut self, ctx: &mut Round, from: &Node, msg: &[u8]) -> Npl {
-        let fresh = |p: &Proposal| Some(p.ledger) == ctx.lcl_seq_no();
-        match serde_json::from_slice::<Proposal>(msg) {
-            Ok(p) if from.in_unl() && fresh(&p) => {
-                self.proposals
-                    .entry(from.public_key().to_owned())
-                    .or_insert(p.value);
-            }
-            // Not a proposal for this round from a UNL node: ignore it.
-            _ => {}
-        }
-        if self.proposals.len() == ctx.unl().len() {
-            Npl::Done
-        } else {
-            Npl::Continue
-        }
+    fn collect(&mut self, ctx: &mut Round, from: &Node, msg: &[u8]) -> Result<Npl> {
+        self.agree.receive(ctx, from, msg)?;
+        Ok(self.agree.npl())
     }
 
     #[on_round_end]
@@ -162,23 +134,11 @@ impl Vote {
         let Some(ledger) = ctx.lcl_seq_no() else {
             return Ok(());
         };
-        let missing: Vec<String> = ctx
-            .unl()
-            .iter()
-            .map(|n| n.public_key())
-            .filter(|k| !self.proposals.contains_key(*k))
-            .map(str::to_owned)
-            .collect();
-        let value = if missing.is_empty() {
-            median(self.proposals.values().copied().collect())
-        } else {
-            None
+        let value = match self.agree.outcome::<u64>(ctx, &PROPOSAL)? {
+            Agreed::Decided(all) => median(all.into_iter().map(|c| c.value).collect()),
+            Agreed::Undecided => None,
         };
-        let outcome = Outcome {
-            ledger,
-            value,
-            missing,
-        };
+        let outcome = Outcome { ledger, value };
         self.results.push(outcome.clone());
         let excess = self.results.len().saturating_sub(HISTORY);
         self.results.drain(..excess);

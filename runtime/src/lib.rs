@@ -31,7 +31,10 @@
 //!
 //! - [`contract`]: the attribute, its options, handlers and extractors.
 //! - [`Round`], [`User`], [`Node`]: what handlers see and do.
-//! - [`testing`]: run a round of your contract in a plain `#[test]`.
+//! - [`agree`]: the nodes agree on values over NPL, deterministically,
+//!   despite late starters, reordering and lost messages.
+//! - [`testing`]: run a round of your contract in a plain `#[test]`, on one
+//!   node or on an in-process [`Cluster`](testing::Cluster) of several.
 //! - `sim` (feature `sim`, on by default): the local engine simulator behind
 //!   dev mode (`cargo run -- --dev`) and process-level tests.
 //! - [`args`], [`config`], [`peers`], [`state`]: the engine's arguments,
@@ -55,6 +58,7 @@
     )
 )]
 
+pub mod agree;
 pub mod args;
 mod atomic;
 mod channels;

@@ -100,6 +100,28 @@ pub(crate) fn execute<C: Contract>(
     npl: &mut NplSource,
     reporter: &mut Reporter,
 ) {
+    before_npl(contract, round, inputs, reporter);
+    if has_npl_phase::<C>(round) {
+        flush_all(round, reporter);
+        npl_phase(contract, round, npl, reporter);
+    }
+    end_round(contract, round, reporter);
+}
+
+/// Whether the round has an NPL phase: the contract reads NPL and no
+/// handler skipped it.
+pub(crate) fn has_npl_phase<C: Contract>(round: &Round) -> bool {
+    C::HAS_NPL && !round.npl_phase_skipped()
+}
+
+/// The round up to its NPL phase: `#[on_round_start]`, then every input of
+/// every user in order.
+pub(crate) fn before_npl<C: Contract>(
+    contract: &mut C,
+    round: &mut Round,
+    inputs: &mut Inputs,
+    reporter: &mut Reporter,
+) {
     install_panic_hook();
     call(
         reporter,
@@ -114,42 +136,67 @@ pub(crate) fn execute<C: Contract>(
             Inputs::Memory(v) => v.get(u).map_or(0, Vec::len),
         };
         for i in 0..count {
-            let place = || format!("user {} input #{i}", user.public_key());
-            let bytes: std::result::Result<InputBytes<'_>, String> = match inputs {
-                Inputs::File(Some(file), refs) => match refs.get(u).and_then(|r| r.get(i)) {
-                    Some(r) => file.read(*r),
-                    None => Err("no such input".to_owned()),
-                },
-                Inputs::File(None, _) => Err("the round has no input file".to_owned()),
-                Inputs::Memory(v) => v
-                    .get(u)
-                    .and_then(|x| x.get(i))
-                    .map(|b| InputBytes::Copied(b))
-                    .ok_or_else(|| "no such input".to_owned()),
-            };
-            let bytes = match bytes {
-                Ok(b) => b,
-                Err(e) => {
-                    reporter.report(format!("{}: {e}", place()));
-                    continue;
-                }
-            };
-            if round.is_read_only() {
-                answer_read(contract, round, user, &bytes, place, reporter);
-            } else {
-                call(reporter, place, || contract.on_input(round, user, &bytes));
-            }
+            run_input(contract, round, inputs, (u, user, i), reporter);
         }
         // Outputs are batched per user; this user's go out now, while the
         // engine can read them during the rest of the round.
         flush_user(user, reporter);
     }
+}
 
-    if C::HAS_NPL && !round.npl_phase_skipped() {
-        flush_all(round, reporter);
-        npl_phase(contract, round, npl, reporter);
+/// Input `i` of user number `u`.
+fn run_input<C: Contract>(
+    contract: &mut C,
+    round: &mut Round,
+    inputs: &mut Inputs,
+    (u, user, i): (usize, &User, usize),
+    reporter: &mut Reporter,
+) {
+    let place = || format!("user {} input #{i}", user.public_key());
+    let bytes: std::result::Result<InputBytes<'_>, String> = match inputs {
+        Inputs::File(Some(file), refs) => match refs.get(u).and_then(|r| r.get(i)) {
+            Some(r) => file.read(*r),
+            None => Err("no such input".to_owned()),
+        },
+        Inputs::File(None, _) => Err("the round has no input file".to_owned()),
+        Inputs::Memory(v) => v
+            .get(u)
+            .and_then(|x| x.get(i))
+            .map(|b| InputBytes::Copied(b))
+            .ok_or_else(|| "no such input".to_owned()),
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => {
+            reporter.report(format!("{}: {e}", place()));
+            return;
+        }
+    };
+    if round.is_read_only() {
+        answer_read(contract, round, user, &bytes, place, reporter);
+    } else {
+        call(reporter, place, || contract.on_input(round, user, &bytes));
     }
+}
 
+/// One NPL message to `#[on_npl]`: true when the handler said the phase is done.
+pub(crate) fn deliver_npl<C: Contract>(
+    contract: &mut C,
+    round: &mut Round,
+    from: &Node,
+    data: &[u8],
+    reporter: &mut Reporter,
+) -> bool {
+    reporter.outcome.npl_received += 1;
+    let place = || format!("NPL message from {}", from.public_key());
+    matches!(
+        call(reporter, place, || contract.on_npl(round, from, data)),
+        Some(Npl::Done)
+    )
+}
+
+/// The round after its NPL phase: `#[on_round_end]`, then every output out.
+pub(crate) fn end_round<C: Contract>(contract: &mut C, round: &mut Round, reporter: &mut Reporter) {
     call(
         reporter,
         || "on_round_end".to_owned(),
@@ -267,9 +314,7 @@ fn npl_phase<C: Contract>(
                 }
             },
         };
-        reporter.outcome.npl_received += 1;
-        let place = || format!("NPL message from {}", node.public_key());
-        if let Some(Npl::Done) = call(reporter, place, || contract.on_npl(round, &node, data)) {
+        if deliver_npl(contract, round, &node, data, reporter) {
             return;
         }
     }

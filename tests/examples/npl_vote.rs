@@ -1,26 +1,52 @@
 //! examples/npl_vote.rs on a simulated 3-node cluster: with every proposal
-//! delivered all nodes decide the same median; with a proposal lost, the
-//! nodes that lack it record "no decision" and the cluster splits until the
-//! odd node takes the majority's state (what the engine's state sync does,
-//! emulated here by copying the file, since the simulator has no sync).
+//! delivered all nodes decide the same median, also when a node starts late
+//! (the agreement re-sends what it missed); with a proposal lost for good,
+//! the nodes that lack it record "no decision" and the cluster splits until
+//! the odd node takes the majority's state (what the engine's state sync
+//! does, emulated here by copying the file, since the simulator has no sync).
+
+use std::time::Duration;
 
 use hotpocket::sim::{Cluster, DiffAt, NplFault, RoundReport, Verdict, cargo_example};
 
-/// The value every node should decide: the median of the proposals the
-/// nodes sent (each node sends one, `{"ledger":n,"value":v}`).
-fn median_of_sent(r: &RoundReport) -> u64 {
-    let mut values: Vec<u64> = r
-        .nodes
+/// A node's proposal: every NPL message it sent is a copy of one agreement
+/// envelope, `{"hp_agree":"proposal","n":<copy>,"value":v}`.
+fn proposal(r: &RoundReport, i: usize) -> u64 {
+    let sent = &r.node(i).npl_sent;
+    assert!(!sent.is_empty(), "node {i} sent nothing");
+    let values: Vec<u64> = sent
         .iter()
-        .map(|n| {
-            assert_eq!(n.npl_sent.len(), 1, "node {}", n.index);
-            let p: serde_json::Value = serde_json::from_slice(&n.npl_sent[0]).unwrap();
-            assert_eq!(p["ledger"], r.lcl_seq_no);
+        .enumerate()
+        .map(|(copy, m)| {
+            let p: serde_json::Value = serde_json::from_slice(m).unwrap();
+            assert_eq!(
+                (p["hp_agree"].as_str(), p["n"].as_u64()),
+                (Some("proposal"), Some(copy as u64))
+            );
             p["value"].as_u64().unwrap()
         })
         .collect();
+    assert!(
+        values.iter().all(|v| *v == values[0]),
+        "node {i}: {values:?}"
+    );
+    values[0]
+}
+
+/// The value every node should decide: the median of the proposals the
+/// nodes sent.
+fn median_of_sent(r: &RoundReport) -> u64 {
+    let mut values: Vec<u64> = (0..r.nodes.len()).map(|i| proposal(r, i)).collect();
     values.sort();
     values[1]
+}
+
+/// Who node `i` heard from, each once.
+fn heard_from(r: &RoundReport, i: usize) -> Vec<usize> {
+    let mut from: Vec<usize> = r.node(i).npl_received.iter().map(|m| m.from).collect();
+    from.sort();
+    from.dedup();
+    from
 }
 
 fn decided(r: &RoundReport) -> String {
@@ -31,8 +57,8 @@ fn decided(r: &RoundReport) -> String {
     )
 }
 
-fn undecided(ledger: u64, missing: &str) -> String {
-    format!(r#"{{"ledger":{ledger},"value":null,"missing":["{missing}"]}}"#)
+fn undecided(ledger: u64) -> String {
+    format!(r#"{{"ledger":{ledger},"value":null}}"#)
 }
 
 fn first_difference(r: &RoundReport) -> (usize, DiffAt) {
@@ -59,7 +85,6 @@ fn nodes_decide_on_full_sets_and_record_no_decision_otherwise() {
         .npl_fault(NplFault::drop_to(2).from(0).in_round(6))
         .build()
         .unwrap();
-    let node0 = c.node_keys(0).public_key;
 
     // Rounds 1 and 2: every proposal arrives, own included; all decide the
     // median and agree on outputs and state.
@@ -71,24 +96,29 @@ fn nodes_decide_on_full_sets_and_record_no_decision_otherwise() {
             .assert_success()
             .assert_no_hazards()
             .assert_outputs("alice", &[&expected]);
-        for n in &r.nodes {
-            let mut from: Vec<usize> = n.npl_received.iter().map(|m| m.from).collect();
-            from.sort();
-            assert_eq!(from, [0, 1, 2], "node {}", n.index);
+        for i in 0..3 {
+            assert_eq!(heard_from(&r, i), [0, 1, 2], "node {i}");
         }
         history.push(expected);
     }
 
-    // Round 3: node 0's proposal never reaches node 2. Nodes 0 and 1 decide;
-    // node 2 records that it lacks node 0's proposal.
+    // Round 3: no copy of node 0's proposal reaches node 2. Nodes 0 and 1
+    // decide; node 2 records no decision.
     let r3 = c.round().unwrap();
     let expected = decided(&r3);
     for i in [0, 1] {
         assert_eq!(r3.node(i).output_strings("alice"), [expected.as_str()]);
     }
-    assert_eq!(r3.node(2).output_strings("alice"), [undecided(3, &node0)]);
-    let lost = &r3.node(2).npl_lost;
-    assert_eq!((lost.len(), lost[0].from), (1, 0));
+    assert_eq!(r3.node(2).output_strings("alice"), [undecided(3)]);
+    let dropped: Vec<usize> = r3
+        .node(2)
+        .npl_lost
+        .iter()
+        .filter(|l| l.reason == "dropped by an NplFault")
+        .map(|l| l.from)
+        .collect();
+    assert_eq!(dropped.len(), r3.node(0).npl_sent.len(), "every copy");
+    assert!(dropped.iter().all(|from| *from == 0));
     assert_eq!(
         first_difference(&r3),
         (
@@ -128,15 +158,16 @@ fn nodes_decide_on_full_sets_and_record_no_decision_otherwise() {
     history.push(decided(&r5));
 
     // Round 6: node 0's proposal reaches only node 0. Now the majority
-    // (nodes 1 and 2) records no decision and node 0 is the odd one out.
+    // (nodes 1 and 2) records no decision, the same on both, and node 0 is
+    // the odd one out.
     let r6 = c.round().unwrap();
     assert_eq!(r6.node(0).output_strings("alice"), [decided(&r6)]);
     for i in [1, 2] {
-        assert_eq!(r6.node(i).output_strings("alice"), [undecided(6, &node0)]);
+        assert_eq!(r6.node(i).output_strings("alice"), [undecided(6)]);
     }
     assert_eq!(state(&r6, 1), state(&r6, 2));
     assert_eq!(first_difference(&r6).0, 1);
-    history.push(undecided(6, &node0));
+    history.push(undecided(6));
 
     sync_state(&c, 1, 0);
     let r7 = c.round().unwrap();
@@ -147,4 +178,31 @@ fn nodes_decide_on_full_sets_and_record_no_decision_otherwise() {
     let read = c.read("alice", "latest").unwrap();
     read.assert_agree()
         .assert_outputs("alice", &[&format!("[{}]", history.join(","))]);
+}
+
+#[test]
+fn a_late_node_gets_the_proposals_it_missed_and_every_node_decides() {
+    // Node 2 starts only after nodes 0 and 1 sent their proposals, so it
+    // loses both first copies, whatever the timing; a 100 ms delay on top.
+    let mut c = Cluster::builder(cargo_example("npl_vote").unwrap())
+        .nodes(3)
+        .user("alice")
+        .start_after_npl(2, 2)
+        .start_delay(2, Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let r = c.round().unwrap();
+        let lost_before_start = r
+            .node(2)
+            .npl_lost
+            .iter()
+            .filter(|l| l.reason == "the receiver's contract was not running")
+            .count();
+        assert!(lost_before_start >= 2, "{:?}", r.node(2).npl_lost);
+        r.assert_agree()
+            .assert_success()
+            .assert_outputs("alice", &[&decided(&r)]);
+        assert_eq!(heard_from(&r, 2), [0, 1, 2]);
+    }
 }

@@ -28,6 +28,10 @@
 
 mod saved;
 
+mod cluster;
+
+pub use cluster::{Cluster, ClusterRound, LostNpl, NodeRound, NplDrop};
+
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
