@@ -57,7 +57,7 @@ pub(crate) fn log(message: impl std::fmt::Display) {
 }
 
 impl Reporter {
-    fn report(&mut self, message: String) {
+    pub(crate) fn report(&mut self, message: String) {
         if self.echo {
             log(&message);
         }

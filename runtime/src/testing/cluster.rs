@@ -9,7 +9,7 @@ use crate::lifecycle::{
     Inputs, Outcome, Reporter, before_npl, deliver_npl, end_round, has_npl_phase,
 };
 use crate::round::{Outbox, Round};
-use crate::testing::TestRound;
+use crate::testing::{TestRound, saved};
 
 /// Messages to drop for good: those matching every part given (a sender, a
 /// receiver, the sender's message index in the round, counting from 0).
@@ -139,7 +139,10 @@ impl ClusterRound {
 /// only while the receiver runs: a message reaching a node that has not
 /// started (see [`Cluster::start_late`]) or has ended is lost. Chosen
 /// messages can be dropped for good ([`NplDrop`]). The same seed gives the
-/// same run, message for message; handlers take no simulated time.
+/// same run, message for message; handlers take no simulated time. A
+/// contract with a state file goes through the file around each node's
+/// round, as in [`TestRound::run`]: `#[serde(skip)]` fields reset, and a
+/// failed save keeps the previous state and drops the node's outputs.
 ///
 /// ```
 /// use hotpocket::testing::{Cluster, NplDrop};
@@ -201,6 +204,8 @@ struct Live {
     reporter: Reporter,
     started: bool,
     running: bool,
+    /// The state file the node's round started from (state-file contracts).
+    saved: Option<Vec<u8>>,
     report: NodeRound,
 }
 
@@ -319,6 +324,7 @@ impl Cluster {
             },
             started: false,
             running: false,
+            saved: None,
             report: NodeRound {
                 index: i,
                 ..NodeRound::default()
@@ -367,6 +373,13 @@ impl Cluster {
         l.started = true;
         l.running = true;
         l.report.started_at = now;
+        if let Some(codec) = C::state_codec() {
+            l.saved = saved::start_node(codec, c, &l.round, &mut l.reporter);
+            if l.saved.is_none() {
+                l.running = false;
+                return;
+            }
+        }
         before_npl(c, &mut l.round, &mut l.inputs, &mut l.reporter);
         let npl = has_npl_phase::<C>(&l.round);
         self.broadcast(live, clock, now, i);
@@ -426,6 +439,9 @@ impl Cluster {
             return;
         };
         end_round(c, &mut l.round, &mut l.reporter);
+        if let (Some(codec), Some(saved)) = (C::state_codec(), &l.saved) {
+            saved::end_node(codec, c, saved, &l.round, &mut l.reporter);
+        }
         // What round end sends still goes out: the engine reads the
         // contract's NPL until it exits.
         self.broadcast(live, clock, now, i);

@@ -149,3 +149,45 @@ fn inputs_reach_every_node_and_outputs_are_kept() {
         assert_eq!(node.ended_at, 0, "no NPL phase: ends at once");
     }
 }
+
+/// Counts its rounds in the state file, and the messages it heard in a field
+/// the file does not hold.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Saved {
+    rounds: u64,
+    #[serde(skip)]
+    heard: u64,
+}
+
+impl Contract for Saved {
+    const HAS_NPL: bool = true;
+    const SAVES_STATE: bool = true;
+    const NPL_TIMEOUT_MS: Option<u64> = Some(50);
+    fn load() -> Result<Self> {
+        Ok(Saved::default())
+    }
+    fn state_codec() -> Option<crate::state::StateCodec<Self>> {
+        Some(crate::state::json_codec("saved.json"))
+    }
+    fn on_round_start(&mut self, r: &mut Round) -> Result<(), HandlerError> {
+        self.rounds += 1;
+        r.npl_send("hi").map_err(HandlerError::extract)
+    }
+    fn on_npl(&mut self, _: &mut Round, _: &Node, _: &[u8]) -> Result<Npl, HandlerError> {
+        self.heard += 1;
+        Ok(Npl::Continue)
+    }
+}
+
+#[test]
+fn a_state_file_contract_starts_each_node_round_from_its_saved_file() {
+    let mut c = Cluster::new(3);
+    let mut nodes: Vec<Saved> = (0..3).map(|_| Saved::default()).collect();
+    c.round(&mut nodes);
+    nodes.iter_mut().for_each(|n| n.heard = 99);
+    c.round(&mut nodes);
+    for n in &nodes {
+        assert_eq!(n.rounds, 2, "the saved count goes on");
+        assert_eq!(n.heard, 0, "a skipped field does not outlive its round");
+    }
+}

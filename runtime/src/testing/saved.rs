@@ -1,13 +1,14 @@
 //! A [`TestRound`](super::TestRound) of a contract with a state file, run
 //! the way the engine runs it: the engine starts a fresh process every round,
 //! which loads the saved file, so a round sees only what the file holds, and
-//! a read request's changes are never saved. Here the file is the bytes of
+//! a read request's changes are never saved. A [`Cluster`](super::Cluster)
+//! node's round is saved and loaded alike. Here the file is the bytes of
 //! the state's own encoding ([`StateCodec`]), kept in memory.
 
 use crate::contract::Contract;
 use crate::lifecycle::{Inputs, NplSource, Reporter, run_loaded};
 use crate::panic::guarded;
-use crate::round::Round;
+use crate::round::{Round, User};
 use crate::state::StateCodec;
 
 /// Runs the round on the value `contract` decodes to, then replaces
@@ -47,6 +48,58 @@ pub(super) fn run_saved<C: Contract>(
             ));
             *contract = loaded;
         }
+    }
+}
+
+/// Starts a [`Cluster`](super::Cluster) node's round as the engine's fresh
+/// process does: `contract` becomes what its saved file loads to, and its
+/// outputs are held until [`end_node`] commits. Returns the saved file, or
+/// `None` after reporting why the round cannot start.
+pub(super) fn start_node<C: Contract>(
+    codec: StateCodec<C>,
+    contract: &mut C,
+    round: &Round,
+    reporter: &mut Reporter,
+) -> Option<Vec<u8>> {
+    let (saved, loaded) = load(codec, contract, reporter)?;
+    *contract = loaded;
+    round.users().iter().for_each(User::hold_outputs);
+    Some(saved)
+}
+
+/// Ends a [`Cluster`](super::Cluster) node's consensus round: saves
+/// `contract` and sends the held outputs, or, when the save fails, keeps the
+/// `saved` file and drops the outputs, as [`run_saved`] does.
+pub(super) fn end_node<C: Contract>(
+    codec: StateCodec<C>,
+    contract: &mut C,
+    saved: &[u8],
+    round: &Round,
+    reporter: &mut Reporter,
+) {
+    let file = match encode(codec, contract) {
+        Ok(bytes) => {
+            for user in round.users() {
+                if let Err(e) = user.release_outputs() {
+                    reporter.report(format!("{e}"));
+                }
+            }
+            bytes
+        }
+        Err(why) => {
+            round.users().iter().for_each(User::discard_outputs);
+            reporter.report(format!(
+                "{why}; the previous state was kept and none of this round's outputs were sent"
+            ));
+            reporter.outcome.fatal = true;
+            saved.to_vec()
+        }
+    };
+    match decode(codec, &file) {
+        Ok(next) => *contract = next,
+        Err(why) => reporter.report_fatal(format!(
+            "{why}; the next round could not load the state this round saved"
+        )),
     }
 }
 
