@@ -40,11 +40,14 @@
 //! - [`args`], [`config`], [`peers`], [`state`]: the engine's arguments,
 //!   `patch.cfg`, peer changesets and typed state, for those who need them
 //!   directly.
-//! - [`guide`]: what a contract does with bad input ([`guide::bad_input`])
-//!   and how to keep every node agreeing ([`guide::determinism`]).
+//! - [`guide`]: what a contract does with bad input ([`guide::bad_input`]),
+//!   how to keep every node agreeing ([`guide::determinism`]) and the
+//!   engine's contract protocol itself ([`guide::protocol`]).
+//! - [`json`]: the crate's `serde_json`, for NPL messages and manual parsing.
 //!
 //! The runtime targets hpcore 0.6.4 (`main`, a `readonly` flag in the
-//! arguments) and the 0.6.5 fallback branch (a `mode`), byte for byte.
+//! arguments) and the 0.6.5 fallback branch (a `mode`), byte for byte
+//! ([`guide::protocol`](guide::protocol#round-arguments)).
 #![warn(missing_docs)]
 // Data from outside the process (the engine's JSON, inputs, sockets, files)
 // must never panic the runtime: no unwrap/expect/unchecked indexing outside tests.
@@ -95,6 +98,12 @@ pub use rng::Rng;
 pub use round::{Node, Npl, Round, User};
 pub use wire::MAX_PACKET;
 
+/// The crate's `serde_json`, re-exported so that a contract can build NPL
+/// messages, parse an input by hand or shape an output without declaring
+/// (and keeping in step) a `serde_json` dependency of its own:
+/// `hotpocket::json::to_vec(&value)`, `hotpocket::json::from_slice(bytes)`.
+pub use serde_json as json;
+
 pub mod prelude;
 
 /// Guides: documentation only, no items.
@@ -109,6 +118,13 @@ pub mod guide {
     /// author can meet, and what the framework gives instead.
     pub mod determinism {
         #![doc = include_str!("docs/determinism.md")]
+    }
+
+    /// The engine's contract protocol, as hpcore implements it: the round's
+    /// arguments, every channel's framing and limits, how a round ends,
+    /// `post_exec.sh`, `patch.cfg` and what clients receive, with sources.
+    pub mod protocol {
+        #![doc = include_str!("docs/protocol.md")]
     }
 }
 
