@@ -4,7 +4,7 @@
 //! After a consensus round in which the contract exited normally, the engine
 //! runs `post_exec.sh` from the state directory if there is one, before it
 //! hashes the state, so whatever the script changes is part of the round's
-//! state (PROTOCOL.md §1.8). How the script exits decides what happens next:
+//! state (`hotpocket::guide::protocol`, "post_exec.sh"). How the script exits decides what happens next:
 //!
 //! | exit code | meaning | the engine |
 //! |---|---|---|

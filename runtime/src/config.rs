@@ -3,8 +3,9 @@
 //!
 //! The engine re-validates the file once a later round agrees on its hash, and
 //! an invalid file appears to block every later execution on that node
-//! (PROTOCOL.md §1.10). So [`PatchConfig::write`] refuses to write anything
-//! that breaks the engine's rules ([`PatchConfig::validate`], PROTOCOL.md §4.5).
+//! ([`guide::protocol`](crate::guide::protocol#patchcfg)). So
+//! [`PatchConfig::write`] refuses to write anything that breaks the engine's
+//! rules ([`PatchConfig::validate`]).
 //!
 //! Reading checks structure and types only (every key present, right JSON
 //! type, integers in range of their type); value rules are left to
@@ -233,7 +234,7 @@ impl PatchConfig {
         })
     }
 
-    /// Checks the engine's rules (PROTOCOL.md §4.5) and fails with
+    /// Checks the engine's rules ([`guide::protocol`](crate::guide::protocol#patchcfg)) and fails with
     /// [`Error::Config`] naming the first offending key and the rule.
     ///
     /// UNL keys must be lowercase `ed` followed by 64 hex digits: stricter than

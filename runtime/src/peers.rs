@@ -1,5 +1,5 @@
 //! Peer changesets: the one control message the engine acts on
-//! (`{"type":"peer_changeset","add":[..],"remove":[..]|"*"}`, PROTOCOL.md §1.6).
+//! (`{"type":"peer_changeset","add":[..],"remove":[..]|"*"}`, [`guide::protocol`](crate::guide::protocol#control-socket)).
 //!
 //! Peers are checked here with the engine's rules, because the engine drops a
 //! bad changeset with nothing more than a log line. It also ignores every

@@ -19,7 +19,7 @@ async function contract(ctx) {
         const size = Number(process.env.NPL_SIZE || 256);
         const want = count * ctx.unl.count();
         let got = 0;
-        // 0.7.4's NPL read never ends by itself (PROTOCOL.md §6.2): a libuv
+        // 0.7.4's NPL read never ends by itself (hotpocket::guide::protocol, "NPL socket"): a libuv
         // worker stays blocked in read() on the NPL socket, and process.exit
         // waits for it (so does forceTerminate's SIGINT, which the engine
         // counts as a failed run anyway). So once done, each node sends a

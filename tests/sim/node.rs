@@ -132,7 +132,8 @@ fn v074_three_nodes_npl_exchange_with_force_terminate() {
 
 #[test]
 fn v074_npl_without_force_terminate_never_exits() {
-    // PROTOCOL.md §6.2: the NPL read stays blocked; the engine kills at exec_timeout.
+    // The engine never ends the NPL stream (guide::protocol, "NPL socket"):
+    // the read stays blocked and the engine kills at exec_timeout.
     // The contract writes its output before it blocks, which on a loaded
     // machine (node starting slowly) can take longer than a short limit: the
     // limit doubles until the output made it before the kill.
@@ -200,8 +201,8 @@ fn v0510_three_nodes_npl_exchange() {
 
 #[test]
 fn published_library_does_not_speak_the_mode_variant() {
-    // PROTOCOL.md §2 gap 12: under fallback-hpsh, `readonly` is absent, so the
-    // published library cannot tell a read request from a consensus round.
+    // guide::protocol, "Round arguments": under fallback-hpsh, `readonly` is
+    // absent, so the published library cannot tell a read request from a consensus round.
     let mut c = cluster("hpc074", 1)
         .variant(Variant::Mode)
         .env("ECHO_META", "1")

@@ -1,4 +1,4 @@
-//! patch.cfg as the engine handles it (PROTOCOL.md §1.10): a contract's
+//! patch.cfg as the engine handles it (`hotpocket::guide::protocol`, "patch.cfg"): a contract's
 //! valid change applies once every node has it, an invalid one is a hazard,
 //! and nodes that disagree on it disagree.
 

@@ -63,7 +63,7 @@ pub(crate) fn resolve(
 }
 
 /// Parses and checks a `patch.cfg` the way the engine would before applying
-/// it (PROTOCOL.md §1.10, §4.5): [`PatchConfig::from_json`], then
+/// it ([`guide::protocol`](crate::guide::protocol#patchcfg)): [`PatchConfig::from_json`], then
 /// [`PatchConfig::validate`], then the variant's own key (fallback-hpsh
 /// requires `consensus.fallback.execute`). The error is the reason as text.
 pub(crate) fn check(bytes: &[u8], variant: Variant) -> Result<PatchConfig, String> {

@@ -280,7 +280,7 @@ impl ClusterBuilder {
     }
 
     /// Leaks what the engine leaks that a file can stand for: each node's
-    /// `hp.cfg` opened read-write, and `/dev/null` (PROTOCOL.md §7).
+    /// `hp.cfg` opened read-write, and `/dev/null` ([`guide::protocol`](crate::guide::protocol#the-process)).
     pub fn leak_engine_fds(mut self) -> Self {
         self.settings.leak_engine_fds = true;
         self

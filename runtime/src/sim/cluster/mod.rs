@@ -116,7 +116,7 @@ impl Drop for Runtime {
 ///
 /// A contract may rewrite `../patch.cfg` itself. After each consensus or
 /// fallback round the cluster does what the engine does once the nodes agree
-/// on the new file (PROTOCOL.md §1.10): if every node's file changed to the
+/// on the new file ([`guide::protocol`](crate::guide::protocol#patchcfg)): if every node's file changed to the
 /// same bytes and [passes the engine's rules](PatchConfig::validate), it
 /// becomes the configuration for the next rounds
 /// ([`RoundReport::config_applied`]). Of its fields, `bin_path` (relative

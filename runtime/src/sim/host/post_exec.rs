@@ -10,7 +10,7 @@ use nix::libc;
 use super::super::report::{Exit, PostExec, PostExecOutcome};
 
 /// Runs `<workdir>/post_exec.sh` as the engine does after a successful
-/// consensus execution (PROTOCOL.md §1.8): argv[1] is the single string
+/// consensus execution ([`guide::protocol`](crate::guide::protocol#post_execsh)): argv[1] is the single string
 /// `"<seq> <hash>"`, the simulator's own environment is inherited, there is
 /// no timeout. Exit 0 deletes the script, 3–125 keeps it, anything else fails.
 pub(crate) fn run_post_exec(workdir: &Path, lcl_seq_no: u64, lcl_hash: &str) -> Option<PostExec> {
