@@ -59,7 +59,9 @@ pub mod serve;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
-pub use cluster::{Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, GENESIS_MS, Resumed, SimError};
+pub use cluster::{
+    Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, GENESIS_MS, NotVaried, Resumed, SimError,
+};
 pub use config::{ConfigChange, Variant};
 pub use host::ArgsMap;
 

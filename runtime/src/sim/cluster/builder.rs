@@ -28,6 +28,12 @@ pub(super) struct Settings {
     pub(super) leak_files: Vec<PathBuf>,
     pub(super) leak_engine_fds: bool,
     pub(super) args_via_file: bool,
+    /// Nodes get hosts of their own (binary copy, namespaces, CPUs, ...).
+    pub(super) vary_hosts: bool,
+    /// Namespaces may be used where the machine allows them.
+    pub(super) namespaces: bool,
+    /// One round starts the nodes across a whole second.
+    pub(super) straddle_second: bool,
 }
 
 impl Settings {
@@ -83,6 +89,9 @@ impl ClusterBuilder {
                 leak_files: Vec::new(),
                 leak_engine_fds: false,
                 args_via_file: false,
+                vary_hosts: true,
+                namespaces: true,
+                straddle_second: false,
             },
         }
     }
@@ -191,6 +200,34 @@ impl ClusterBuilder {
     /// [`start_delay`](Self::start_delay) of the same node runs after this.
     pub fn start_after_npl(mut self, i: usize, messages: usize) -> Self {
         self.settings.start_after_npl.insert(i, messages);
+        self
+    }
+
+    /// Runs every node on the same host: the cluster's binary itself, the
+    /// simulator's host name, boot id, clocks and CPUs, exactly the
+    /// configured environment and one file system. By default each node
+    /// gets its own (see [the determinism guide](crate::guide::determinism));
+    /// [`Cluster::not_varied`] lists what stays alike either way.
+    pub fn alike_hosts(mut self) -> Self {
+        self.settings.vary_hosts = false;
+        self
+    }
+
+    /// Varies the hosts without namespaces, as on a machine that forbids
+    /// unprivileged user namespaces: host name, boot id and the monotonic
+    /// clocks stay alike, and [`Cluster::not_varied`] says so.
+    pub fn without_namespaces(mut self) -> Self {
+        self.settings.namespaces = false;
+        self
+    }
+
+    /// Starts the nodes of the first consensus round across a whole-second
+    /// boundary (node 0 just before it, the others just after), so that a
+    /// contract reading the wall clock at seconds resolution disagrees, as
+    /// unsynchronised real nodes do near a second boundary. It waits up to
+    /// a second for the boundary; dev mode turns it on.
+    pub fn straddle_second(mut self, on: bool) -> Self {
+        self.settings.straddle_second = on;
         self
     }
 

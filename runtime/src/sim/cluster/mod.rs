@@ -6,6 +6,7 @@
 
 mod builder;
 mod error;
+mod hosts;
 mod round;
 mod setup;
 mod store;
@@ -27,6 +28,7 @@ use builder::Settings;
 pub use error::SimError;
 use error::io_err;
 use hex::encode as hex;
+pub use hosts::NotVaried;
 use sha2::{Digest, Sha256};
 use store::InputStore;
 
@@ -70,12 +72,24 @@ struct Runtime {
     /// The bytes every node's `patch.cfg` had after that: a round that
     /// leaves other bytes changed the file.
     patch_bytes: Vec<u8>,
+    /// Each node's host, index by index.
+    hosts: Vec<super::host::NodeHost>,
+    /// What the hosts could not be made to differ in.
+    not_varied: Vec<NotVaried>,
+    /// Node state directories kept outside `root` (on a second file
+    /// system), removed with it.
+    outside: Vec<PathBuf>,
+    /// Whether a round already started its nodes across a whole second.
+    straddled: bool,
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
         if self.remove_on_drop {
             let _ = fs::remove_dir_all(&self.root);
+            for dir in &self.outside {
+                let _ = fs::remove_dir_all(dir);
+            }
         }
     }
 }
@@ -156,6 +170,13 @@ impl Cluster {
     /// the engine's default contract configuration, the `readonly` variant.
     pub fn builder(bin: impl Into<PathBuf>) -> ClusterBuilder {
         ClusterBuilder::new(bin.into())
+    }
+
+    /// What real nodes differ in that this cluster's nodes do not, and why
+    /// (the machine forbids it, or the builder asked for it): a contract
+    /// depending on one of these can agree here and split a real cluster.
+    pub fn not_varied(&self) -> &[NotVaried] {
+        &self.rt.not_varied
     }
 
     /// The contract configuration, for changes between rounds: a change is

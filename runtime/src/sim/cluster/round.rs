@@ -19,9 +19,10 @@ use super::super::report::{
 };
 use super::super::snapshot;
 use super::store::release_free_memory;
-use super::{Cluster, NodeRt, SimError, io_err, patch_digest, read_patch_cfg, vary};
+use super::{Cluster, NodeRt, SimError, hosts, io_err, patch_digest, read_patch_cfg, vary};
 use hex::encode as hex;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 /// The inputs a round admitted, per user in public-key order, and the ones
 /// the engine would reject (over `user_input_bytes`): (user, index, length).
@@ -29,6 +30,14 @@ struct Admitted {
     inputs: Vec<Vec<Vec<u8>>>,
     rejected: Vec<(String, usize, usize)>,
 }
+
+/// The host of a node the plan has none for (never, short of a bug).
+static NO_HOST: host::NodeHost = host::NodeHost {
+    bin: None,
+    shell_pwd: false,
+    cpus: None,
+    ns: None,
+};
 
 /// Each node's `patch.cfg` after the round (`None`: deleted).
 type PatchFiles = Vec<Option<Vec<u8>>>;
@@ -61,8 +70,9 @@ impl Cluster {
         let rejected_inputs = admitted.rejected;
         drop(admitted.inputs);
         release_free_memory();
-        let work = self.prepare_workdirs(kind)?;
-        let results = self.execute_nodes(kind, number, timestamp, &node_users, &work)?;
+        let work = self.prepare_workdirs(kind, number)?;
+        let skews = self.skews(kind, number);
+        let results = self.execute_nodes(kind, number, timestamp, &node_users, &work, &skews)?;
         let (nodes, patch_files) = self.collect(kind, results, &work)?;
         self.free_inputs(kind, &node_users);
         let config_applied = self.apply_agreed_config(&nodes, &patch_files)?;
@@ -215,7 +225,36 @@ impl Cluster {
 
     /// Each node's working directory: its state, or for a read request a
     /// throw-away copy (the engine's read-only session) and its snapshot.
-    fn prepare_workdirs(&self, kind: Mode) -> Result<Workdirs, SimError> {
+    fn prepare_workdirs(&self, kind: Mode, round: u64) -> Result<Workdirs, SimError> {
+        let mut work = self.workdirs(kind)?;
+        if self.settings.vary_hosts {
+            for (i, dir) in work.dirs.iter_mut().enumerate() {
+                // Seconds and nanoseconds apart, as different hosts' clocks.
+                let offset =
+                    i as u64 * 1_333_333_337 + vary::draw("mtime", &[round, i as u64], 1 << 20);
+                hosts::set_dir_mtime(dir, offset)
+                    .map_err(io_err("setting a state directory's mtime"))?;
+            }
+        }
+        Ok(work)
+    }
+
+    /// How much later than the first node each node's contract starts: see
+    /// [`hosts::skews`]; the whole-second straddle once, in the first
+    /// consensus round.
+    fn skews(&mut self, kind: Mode, round: u64) -> Vec<Duration> {
+        let n = self.rt.nodes.len();
+        if !self.settings.vary_hosts || kind == Mode::ReadRequest {
+            return vec![Duration::ZERO; n];
+        }
+        let straddle =
+            self.settings.straddle_second && kind == Mode::Consensus && !self.rt.straddled;
+        self.rt.straddled |= straddle;
+        hosts::skews(round, n, straddle)
+    }
+
+    /// The working directories of `kind` (see [`Self::prepare_workdirs`]).
+    fn workdirs(&self, kind: Mode) -> Result<Workdirs, SimError> {
         let mut work = Workdirs {
             dirs: Vec::new(),
             before: Vec::new(),
@@ -306,6 +345,7 @@ impl Cluster {
         timestamp: u64,
         node_users: &[Vec<RunUser>],
         work: &Workdirs,
+        skews: &[Duration],
     ) -> Result<Vec<io::Result<NodeReport>>, SimError> {
         let unls: Vec<Vec<RunUnl>> = (0..self.rt.nodes.len())
             .map(|i| self.unl(i, number))
@@ -313,6 +353,7 @@ impl Cluster {
         let leaks: Vec<Vec<PathBuf>> = self.rt.nodes.iter().map(|n| self.leak_files(n)).collect();
         let (hub, wakes) = self.npl_hub(kind, number)?;
         let s = &self.settings;
+        let cluster_bin = self.rt.bin.to_string_lossy();
         let spec = |users, leak_files, unl| ExecSpec {
             config: &s.config,
             variant: s.variant,
@@ -327,6 +368,7 @@ impl Cluster {
             map_args: s.map_args.as_deref(),
             leak_files,
             args_via_file: s.args_via_file,
+            cluster_bin: Some(cluster_bin.as_ref()),
         };
         let mut wakes = wakes.into_iter();
         let mut results: Vec<io::Result<NodeReport>> = std::thread::scope(|scope| {
@@ -349,6 +391,8 @@ impl Cluster {
                     workdir: workdir.clone(),
                     inputs: node_inputs(kind, n),
                     start_delay: s.start_delays.get(&i).copied().unwrap_or_default(),
+                    skew: skews.get(i).copied().unwrap_or_default(),
+                    host: self.rt.hosts.get(i).unwrap_or(&NO_HOST),
                     start_after_npl: s.start_after_npl.get(&i).copied(),
                     npl: hub.as_ref().zip(wakes.next()),
                 };

@@ -4,12 +4,13 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::super::config as simcfg;
 use super::super::keys::KeyPair;
 use super::super::manifest::{self, Manifest};
+use super::hosts;
 use super::store::InputStore;
 use super::{ClusterBuilder, GENESIS_MS, NodeRt, Resumed, Runtime, SimError, genesis_hash, io_err};
 use crate::config::PatchConfig;
@@ -35,6 +36,7 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
         None => None,
     };
     let mut nodes = Vec::new();
+    let mut outside = Vec::new();
     for i in 0..b.node_count {
         let dir = root.join(format!("node{i}"));
         if kept.is_some() {
@@ -45,7 +47,7 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
                 });
             }
         } else {
-            create_node_dir(b, &dir)?;
+            outside.extend(create_node_dir(b, &dir, i)?);
         }
         nodes.push(NodeRt {
             keys: KeyPair::node(i),
@@ -54,6 +56,16 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
             read_inputs: InputStore::new().map_err(io_err("memfd_create"))?,
         });
     }
+    let dirs: Vec<_> = nodes.iter().map(|n: &NodeRt| n.dir.clone()).collect();
+    let wanted = hosts::Wanted {
+        vary: b.settings.vary_hosts,
+        namespaces: b.settings.namespaces,
+        straddle_second: b.settings.straddle_second,
+        kept: b.keep.is_some(),
+        bin: &bin,
+        bin_is_contract: b.settings.config.bin_args.is_empty(),
+    };
+    let plan = hosts::plan(&wanted, &dirs).map_err(io_err("setting up the nodes' hosts"))?;
     let mut rt = Runtime {
         root,
         remove_on_drop,
@@ -68,6 +80,10 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
         non_consensus_rounds: 0,
         written: None,
         patch_bytes: Vec::new(),
+        hosts: plan.nodes,
+        not_varied: plan.not_varied,
+        outside,
+        straddled: false,
     };
     if let Some(m) = kept {
         resume(b, &mut rt, m)?;
@@ -75,13 +91,30 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
     Ok(rt)
 }
 
-/// A new node directory: `state/` with the seed files, nothing else.
-fn create_node_dir(b: &ClusterBuilder, dir: &Path) -> Result<(), SimError> {
+/// A new node directory: `state/` with the seed files, nothing else. With
+/// varied hosts, every second node's state lives on a second kind of file
+/// system (linked from `state`), returned for removal with the cluster.
+fn create_node_dir(b: &ClusterBuilder, dir: &Path, i: usize) -> Result<Option<PathBuf>, SimError> {
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(io_err(format!("clearing {}", dir.display())))?;
     }
     let state = dir.join("state");
-    fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
+    let mut outside = None;
+    match hosts::second_fs().filter(|_| b.settings.vary_hosts && b.keep.is_none() && i % 2 == 1) {
+        Some(base) => {
+            let tag = dir.parent().and_then(Path::file_name).unwrap_or_default();
+            let real = base.join(format!("{}-node{i}-state", tag.to_string_lossy()));
+            let _ = fs::remove_dir_all(&real);
+            fs::create_dir_all(&real).map_err(io_err(format!("creating {}", real.display())))?;
+            fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+            std::os::unix::fs::symlink(&real, &state)
+                .map_err(io_err(format!("linking {}", state.display())))?;
+            outside = Some(real);
+        }
+        None => {
+            fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
+        }
+    }
     for (path, contents, exec) in &b.seeds {
         let target = state.join(path);
         if let Some(parent) = target.parent() {
@@ -93,7 +126,7 @@ fn create_node_dir(b: &ClusterBuilder, dir: &Path) -> Result<(), SimError> {
                 .map_err(io_err(format!("chmod {}", target.display())))?;
         }
     }
-    Ok(())
+    Ok(outside)
 }
 
 /// The manifest of the cluster kept in `dir`, if it holds one this

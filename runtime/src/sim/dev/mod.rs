@@ -108,6 +108,9 @@ fn simulate(
     if let Some(r) = cluster.resumed() {
         print_resumed(r, out)?;
     }
+    for n in cluster.not_varied() {
+        writeln!(out, "{n}")?;
+    }
     writeln!(out)?;
 
     let started = Instant::now();
@@ -150,6 +153,7 @@ fn simulate(
 /// The cluster the options ask for.
 fn builder(bin: &Path, o: &Options, variant: Variant) -> ClusterBuilder {
     let mut cluster = Cluster::builder(bin)
+        .straddle_second(true)
         .nodes(o.nodes)
         .variant(variant)
         .exec_timeout(o.timeout_ms);

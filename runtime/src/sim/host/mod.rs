@@ -21,6 +21,7 @@
 //! wake-up socket replaces the engine's 20 ms polling for NPL arrivals.
 
 mod control;
+mod isolate;
 mod monitor;
 mod post_exec;
 mod rules;
@@ -39,6 +40,7 @@ use super::config::Variant;
 use super::npl::NplHub;
 use super::report::{Exit, Hazard, Mode, NodeReport, Usage};
 use crate::config::PatchConfig;
+pub(crate) use isolate::{Namespaces, NodeHost, Support, own_cpus, support};
 use monitor::{Monitor, Observed};
 pub(crate) use post_exec::run_post_exec;
 use rules::Budget;
@@ -84,6 +86,9 @@ pub(crate) struct ExecSpec<'a> {
     /// Stdin is a memfd holding the whole args JSON instead of a pipe
     /// (`ClusterBuilder::args_via_file`).
     pub(crate) args_via_file: bool,
+    /// The cluster's own binary as `bin_path` names it: where the
+    /// configuration names it, each node runs its own copy instead.
+    pub(crate) cluster_bin: Option<&'a str>,
 }
 
 /// The node-specific part of one execution.
@@ -96,6 +101,12 @@ pub(crate) struct NodeExec<'a> {
     /// The input store memfd (`None` in fallback rounds, where `user_in_fd` is 0).
     pub(crate) inputs: Option<&'a OwnedFd>,
     pub(crate) start_delay: Duration,
+    /// How much later than the others this node's engine forks the
+    /// contract, NPL messages queueing meanwhile (the skew of real nodes'
+    /// start times, unlike `start_delay`, which loses them).
+    pub(crate) skew: Duration,
+    /// How this node's host differs from the others'.
+    pub(crate) host: &'a NodeHost,
     /// Start only once the other nodes sent this many NPL packets (before
     /// `start_delay`).
     pub(crate) start_after_npl: Option<usize>,
@@ -126,10 +137,14 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     if !node.start_delay.is_zero() {
         std::thread::sleep(node.start_delay);
     }
+    if !node.skew.is_zero() {
+        std::thread::sleep(node.skew);
+    }
     let mut fds = Fds::open(spec, &node)?;
     let (args_json, args_hazard) = spawn::args_json(spec, &node, &fds);
     let hazards: Vec<Hazard> = args_hazard.into_iter().collect();
     let mut cmd = spawn::command(spec, &node, &fds, &args_json)?;
+    let bin = spawn::node_bin(spec, &node);
     let who = (node.index, node.public_key, node.observer);
     let (hub, wake) = match node.npl {
         Some((hub, wake)) => (Some(hub), Some(wake)),
@@ -148,7 +163,6 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
             if let Some(hub) = hub {
                 hub.set_running(node.index, false);
             }
-            let bin = super::config::bin_in(&spec.config.bin_path, &node.workdir);
             return Ok(NodeReport {
                 stderr: format!("simulator: cannot start {}: {e}", bin.display()).into_bytes(),
                 ..blank_report(who, Exit::NotStarted, hazards, args_json, leaked_fds)

@@ -15,6 +15,7 @@ use super::super::args::{Args, UnlArg, UserArg};
 use super::super::config::{bin_in, split_bin_args};
 use super::super::frame::Deframer;
 use super::super::report::{Hazard, Mode};
+use super::isolate;
 use super::sys::{avoid_stdio, pair};
 use super::{ExecSpec, NodeExec, PIPE_CAPACITY};
 
@@ -184,8 +185,7 @@ pub(super) fn command(
     fds: &Fds,
     args_json: &str,
 ) -> io::Result<Command> {
-    let bin = bin_in(&spec.config.bin_path, &node.workdir);
-    let mut cmd = Command::new(bin);
+    let mut cmd = Command::new(node_bin(spec, node));
     cmd.args(split_bin_args(&spec.config.bin_args))
         .env_clear()
         .envs(&spec.config.environment)
@@ -193,6 +193,14 @@ pub(super) fn command(
         .stdin(stdin_for(spec, args_json)?)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if node.host.shell_pwd
+        && spec.kind != Mode::ReadRequest
+        && !spec.config.environment.contains_key("PWD")
+    {
+        // What the shell sets: the working directory as getcwd gives it.
+        let pwd = std::fs::canonicalize(&node.workdir).unwrap_or_else(|_| node.workdir.clone());
+        cmd.env("PWD", pwd);
+    }
     let keep: Vec<RawFd> = fds.contract.iter().map(AsRawFd::as_raw_fd).collect();
     let seek_fd = node.inputs.map(|_| fds.input_fd);
     let limits = &spec.config.round_limits;
@@ -201,14 +209,36 @@ pub(super) fn command(
         limits.proc_mem_bytes,
         limits.proc_ofd_count,
     ];
+    let cpus = node.host.cpus.as_deref().map(isolate::cpu_set);
+    let ns = node.host.ns.clone();
     // SAFETY: the closure runs in the forked child before exec, where only
-    // async-signal-safe calls are allowed. It calls close_range, fcntl, lseek
-    // and setrlimit (all async-signal-safe system calls), reads data captured
-    // before the fork and allocates nothing.
+    // async-signal-safe calls are allowed. It calls close_range, fcntl,
+    // lseek, setrlimit, sched_setaffinity, unshare, open, write, close,
+    // sethostname and mount (all async-signal-safe system calls), reads data
+    // captured before the fork and allocates nothing.
     unsafe {
-        cmd.pre_exec(move || in_child(&keep, seek_fd, rlimits));
+        cmd.pre_exec(move || {
+            // Before the rlimits: a low RLIMIT_NOFILE must not stop the
+            // namespace set-up from opening its files.
+            if let Some(set) = &cpus {
+                isolate::pin(set)?;
+            }
+            if let Some(ns) = &ns {
+                isolate::enter(ns)?;
+            }
+            in_child(&keep, seek_fd, rlimits)
+        });
     }
     Ok(cmd)
+}
+
+/// The binary this node executes: its own copy when the configuration names
+/// the cluster's binary, otherwise `bin_path` in the node's directory.
+pub(super) fn node_bin(spec: &ExecSpec<'_>, node: &NodeExec<'_>) -> std::path::PathBuf {
+    match &node.host.bin {
+        Some(copy) if spec.cluster_bin == Some(spec.config.bin_path.as_str()) => copy.clone(),
+        _ => bin_in(&spec.config.bin_path, &node.workdir),
+    }
 }
 
 /// The child's side of the fork, before exec (async-signal-safe calls only).
