@@ -85,17 +85,6 @@ const NOT_YET_VARIED: &[&str] = &[
     "npl_first_value",
     "npl_quorum_set",
     "npl_last_wins",
-    "argv0",
-    "current_exe",
-    "hostname",
-    "boot_id",
-    "cpu_count",
-    "wall_clock_seconds",
-    "env_pwd",
-    "env_names",
-    "dir_order",
-    "dir_mtime",
-    "process_start_ticks",
 ];
 
 /// How one dev-mode run ended.
@@ -152,7 +141,7 @@ fn every_hazard_flagged_and_every_control_agrees() {
     let flagged: Mutex<Vec<usize>> = Mutex::new(vec![0; cases.len()]);
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
-        for _ in 0..env_number("HAZARD_CATALOGUE_JOBS", 4) {
+        for _ in 0..env_number("HAZARD_CATALOGUE_JOBS", 16) {
             s.spawn(|| {
                 loop {
                     let Some(job) = jobs.lock().unwrap().pop() else {

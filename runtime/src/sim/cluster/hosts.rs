@@ -162,11 +162,13 @@ fn what_stays_alike(w: &Wanted<'_>, found: &Support, cpus: usize) -> Vec<NotVari
     out
 }
 
-/// The node's own copy of the binary, `<node>/bin/<name>` (the engine's
-/// contract `bin` directory): a hard link where the file system allows it
-/// (cheap, yet its own path), else a copy.
+/// The node's own copy of the binary, `<cluster>/bin/node<i>/<name>`: a
+/// hard link where the file system allows it (cheap, yet its own path),
+/// else a copy. Beside the node directories, not in them: a node directory
+/// on the second file system would need a full copy.
 fn own_copy(bin: &Path, node_dir: &Path) -> io::Result<PathBuf> {
-    let dir = node_dir.join("bin");
+    let name = node_dir.file_name().unwrap_or_default();
+    let dir = node_dir.parent().unwrap_or(node_dir).join("bin").join(name);
     fs::create_dir_all(&dir)?;
     let target = dir.join(bin.file_name().unwrap_or(bin.as_os_str()));
     match fs::remove_file(&target) {

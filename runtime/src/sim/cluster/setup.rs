@@ -92,29 +92,29 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
 }
 
 /// A new node directory: `state/` with the seed files, nothing else. With
-/// varied hosts, every second node's state lives on a second kind of file
-/// system (linked from `state`), returned for removal with the cluster.
+/// varied hosts, every second node's directory lives on a second kind of
+/// file system (`node<i>` links to it; `../patch.cfg` stays next to the
+/// state), returned for removal with the cluster.
 fn create_node_dir(b: &ClusterBuilder, dir: &Path, i: usize) -> Result<Option<PathBuf>, SimError> {
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(io_err(format!("clearing {}", dir.display())))?;
     }
-    let state = dir.join("state");
     let mut outside = None;
-    match hosts::second_fs().filter(|_| b.settings.vary_hosts && b.keep.is_none() && i % 2 == 1) {
-        Some(base) => {
-            let tag = dir.parent().and_then(Path::file_name).unwrap_or_default();
-            let real = base.join(format!("{}-node{i}-state", tag.to_string_lossy()));
-            let _ = fs::remove_dir_all(&real);
-            fs::create_dir_all(&real).map_err(io_err(format!("creating {}", real.display())))?;
-            fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
-            std::os::unix::fs::symlink(&real, &state)
-                .map_err(io_err(format!("linking {}", state.display())))?;
-            outside = Some(real);
+    let second = hosts::second_fs().filter(|_| b.settings.vary_hosts && b.keep.is_none());
+    if let (Some(base), 1) = (second, i % 2) {
+        let tag = dir.parent().and_then(Path::file_name).unwrap_or_default();
+        let real = base.join(format!("{}-node{i}", tag.to_string_lossy()));
+        let _ = fs::remove_dir_all(&real);
+        fs::create_dir_all(&real).map_err(io_err(format!("creating {}", real.display())))?;
+        if let Some(parent) = dir.parent() {
+            fs::create_dir_all(parent).map_err(io_err(format!("creating {}", parent.display())))?;
         }
-        None => {
-            fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
-        }
+        std::os::unix::fs::symlink(&real, dir)
+            .map_err(io_err(format!("linking {}", dir.display())))?;
+        outside = Some(real);
     }
+    let state = dir.join("state");
+    fs::create_dir_all(&state).map_err(io_err(format!("creating {}", state.display())))?;
     for (path, contents, exec) in &b.seeds {
         let target = state.join(path);
         if let Some(parent) = target.parent() {
