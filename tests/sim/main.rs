@@ -7,6 +7,7 @@ mod determinism;
 mod dev;
 mod hazard_catalogue;
 mod hazards;
+mod hosts;
 mod keep;
 mod keys;
 mod limits;
