@@ -5,6 +5,11 @@
 //! similar but is deterministic. `HC_CASE=<module>` picks the contract (give
 //! it to the dev-mode process and, with `--env`, to the nodes it spawns).
 //!
+//! The host cases read what differs between real machines (binary path,
+//! host name, boot id, CPU count, clocks, environment, file system); the
+//! simulator gives each node its own where the machine allows it (see
+//! `hotpocket::guide::determinism`).
+//!
 //! `#[contract]` emits its `fn main` where the impl is, so each module has a
 //! private `main`; the module's `run` exposes it to the dispatcher below.
 

@@ -5,13 +5,20 @@
 //! every repeat; a control must agree with no hazard in every repeat. The
 //! printed table gives each case's count (`-- --nocapture` to see it).
 //!
-//! One dev-mode run costs ~60 ms of wall time on main's simulator, so the
-//! default is the full 10 repeats (380 runs, ~15 s on 2 cores). Runs go four
-//! at a time: a simulator that delays nodes (start skew, NPL latency) spends
-//! most of a run waiting, and more concurrency only adds differences, which
-//! a control must survive anyway. `HAZARD_CATALOGUE_REPEATS=N` changes the
+//! Dev mode starts the nodes of its first round across a whole second (so
+//! that a seconds-resolution clock differs), which costs a run up to a
+//! second of waiting: a job running runs one after another does about one a
+//! second. Runs therefore go sixteen at a time; they mostly wait, and more
+//! concurrency only adds differences, which a control must survive anyway
+//! (380 runs, ~25 s on 2 cores). `HAZARD_CATALOGUE_REPEATS=N` changes the
 //! count, `HAZARD_CATALOGUE_JOBS=N` the concurrency, and
 //! `HAZARD_CATALOGUE_CASES=a,b` runs only those cases.
+//!
+//! The host cases (binary path, host name, boot id, CPUs, clocks,
+//! environment, file system) rely on what the machine lets the simulator
+//! vary; where it cannot (no user namespaces, one CPU, ...), dev mode says
+//! so in its `not varied:` lines and those cases fail here, as they should:
+//! a run on such a machine does not catch them.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -68,17 +75,12 @@ const CASES: &[(&str, &str)] = &[
 /// it differ every time. On a real cluster it always differs.
 const OBSERVED: &[&str] = &["mem_available"];
 
-/// Hazards today's simulator does not yet make differ between nodes (every
-/// simulated node gets the same binary path,
-/// hostname, boot id, CPUs, clock second, environment and file system), or
-/// makes differ only by chance (`dir_mtime`, `process_start_ticks`), or
-/// varies but not yet in every run (the NPL order cases: the per-node NPL
-/// latency splits them in most runs, but 9 in 10 on a loaded machine, since
-/// a node whose contract starts late reads what has queued up by then). They
-/// are
-/// run and shown, not asserted, so the table tracks the gap; a case leaves
-/// this list when the simulator varies what it depends on (issue: nodes that
-/// differ like real ones).
+/// Hazards today's simulator varies, but not yet in every run: the NPL
+/// order cases (the per-node NPL latency splits them in most runs, but not
+/// every one on a loaded machine, since a node whose contract starts late
+/// reads what has queued up by then). They are run and shown, not asserted,
+/// so the table tracks the gap; a case leaves this list when the simulator
+/// varies what it depends on in every run.
 const NOT_YET_VARIED: &[&str] = &[
     "npl_first_sender",
     "npl_arrival_order",
