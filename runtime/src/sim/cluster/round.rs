@@ -226,7 +226,7 @@ impl Cluster {
     /// Each node's working directory: its state, or for a read request a
     /// throw-away copy (the engine's read-only session) and its snapshot.
     fn prepare_workdirs(&self, kind: Mode, round: u64) -> Result<Workdirs, SimError> {
-        let mut work = self.workdirs(kind)?;
+        let work = self.workdirs(kind)?;
         if self.settings.vary_hosts && work.dirs.len() > 1 {
             for (i, dir) in work.dirs.iter().enumerate() {
                 // Seconds and nanoseconds apart, as different hosts' clocks.
