@@ -270,3 +270,85 @@ pub(super) fn set_dir_mtime(dir: &Path, offset_ns: u64) -> io::Result<()> {
         .unwrap_or(UNIX_EPOCH);
     fs::File::open(dir)?.set_modified(when)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(t: SystemTime) -> u64 {
+        t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+
+    #[test]
+    fn a_straddle_puts_node_0_before_a_second_and_the_others_after() {
+        let s = skews(1, 3, true);
+        let now = SystemTime::now();
+        assert_eq!(s.first(), Some(&Duration::ZERO));
+        for later in s.iter().skip(1) {
+            assert!(second(now + *later) > second(now), "{s:?}");
+            // Node 0 has at least half the lead before the boundary.
+            assert!(*later >= Duration::from_millis(100), "{s:?}");
+        }
+        // Without it, a few seeded milliseconds, the same on every call.
+        let plain = skews(1, 3, false);
+        assert_eq!(plain, skews(1, 3, false));
+        assert!(plain.iter().all(|d| *d < Duration::from_millis(15)));
+    }
+
+    #[test]
+    fn nodes_get_their_own_boot_ids() {
+        let dir = std::env::temp_dir().join(format!("hotpocket-hosts-{}", std::process::id()));
+        let ids: Vec<String> = (0..3)
+            .map(|i| {
+                let f = boot_id_file(&dir.join(format!("node{i}")), i).unwrap();
+                fs::read_to_string(f).unwrap()
+            })
+            .collect();
+        let _ = fs::remove_dir_all(&dir);
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 37 && id.as_bytes()[14] == b'4')
+        );
+        assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[1], ids[2]);
+    }
+
+    #[test]
+    fn the_list_says_why_each_property_stays_alike() {
+        let w = Wanted {
+            vary: true,
+            namespaces: false,
+            straddle_second: false,
+            kept: true,
+            bin: Path::new("/bin/true"),
+            bin_is_contract: true,
+        };
+        let found = Support {
+            namespaces: Err("no".into()),
+            time: Err("no".into()),
+        };
+        let lines: Vec<String> = what_stays_alike(&w, &found, 1)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for what in [
+            "host name",
+            "monotonic",
+            "CPU count",
+            "read_dir",
+            "seconds",
+            "memory",
+        ] {
+            assert_eq!(
+                lines.iter().filter(|l| l.contains(what)).count(),
+                1,
+                "{what}: {lines:#?}"
+            );
+        }
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.starts_with("not varied: ") && l.ends_with(')'))
+        );
+    }
+}
