@@ -98,6 +98,13 @@ pub(super) fn drain_pipe(
 /// Waits for the contract (`block`) or checks whether it exited; its exit
 /// status and resource usage.
 pub(super) fn reap(pid: libc::pid_t, block: bool) -> Option<(Exit, Usage)> {
+    // The exited child stays a zombie until wait4, so its I/O counters can
+    // still be read; once reaped, /proc/<pid> is gone.
+    let written = match exited_unreaped(pid, block) {
+        Some(true) => storage_write_bytes(pid),
+        Some(false) => return None,
+        None => 0,
+    };
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -138,6 +145,41 @@ pub(super) fn reap(pid: libc::pid_t, block: bool) -> Option<(Exit, Usage)> {
         user_cpu: tv(ru.ru_utime),
         sys_cpu: tv(ru.ru_stime),
         max_rss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
+        write_bytes: written,
     };
     Some((exit, usage))
+}
+
+/// Whether the child has exited (left a zombie, not reaped: `WNOWAIT`);
+/// `None` if waitid failed, and the caller's wait4 then finds out.
+fn exited_unreaped(pid: libc::pid_t, block: bool) -> Option<bool> {
+    let flags = libc::WEXITED | libc::WNOWAIT | if block { 0 } else { libc::WNOHANG };
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info is valid and writable for the call; pid is our child.
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+        if r < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return None;
+        }
+        // SAFETY: waitid filled info (or left it zeroed under WNOHANG).
+        return Some(unsafe { info.si_pid() } != 0);
+    }
+}
+
+/// `write_bytes` of `/proc/<pid>/io`: the bytes the process caused to be
+/// sent to storage (page-cache pages it dirtied, counted once per page
+/// until written back); 0 where the kernel has no I/O accounting.
+fn storage_write_bytes(pid: libc::pid_t) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -54,7 +54,8 @@ fn signal_name(sig: i32) -> String {
     }
 }
 
-/// CPU and memory the contract process used (from `wait4`).
+/// CPU, memory and storage writes of the contract process (from `wait4`
+/// and `/proc/<pid>/io`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     /// User CPU time.
@@ -65,6 +66,13 @@ pub struct Usage {
     /// the simulator's anonymous memory that the child inherited at fork, so
     /// the simulator frees what it can before spawning; a few MiB remain.
     pub max_rss_kib: u64,
+    /// Bytes the contract caused to be written to storage (`write_bytes` of
+    /// `/proc/<pid>/io`, read before the exited process is reaped): every
+    /// page of the page cache it dirtied, once per page, whether or not it
+    /// was written back yet. The filesystem's own journal writes (ext4's
+    /// jbd2) are a kernel thread's and not counted; 0 where the kernel has
+    /// no I/O accounting.
+    pub write_bytes: u64,
 }
 
 /// One user's outputs on one node, in emission order.
