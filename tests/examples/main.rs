@@ -8,5 +8,6 @@ mod dev_commands;
 mod echo;
 mod fallback;
 mod ledger;
+mod lottery;
 mod npl_vote;
 mod post_exec;
