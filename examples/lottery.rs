@@ -15,7 +15,7 @@
 //! - `{"Void":{"ledger":3,"cheaters":["ed…"]}}` when a node's reveal does not
 //!   hash to its commitment: the draw is void and names the nodes that lied,
 //!   which every node holding the reveals sees alike;
-//! - `{"NoDraw":{"ledger":3}}` when a commitment or a reveal did not arrive
+//! - `{"Incomplete":{"ledger":3}}` when a commitment or a reveal did not arrive
 //!   (it names no one: who was missing differs from node to node).
 //!
 //! # Why nobody can know or steer the number early
@@ -26,7 +26,7 @@
 //! number is unknown to everyone, the node that sent it last included
 //! (its own secret alone decides nothing). What a node can still do is
 //! withhold its reveal after seeing the others': that voids the draw (every
-//! node records `NoDraw`), it cannot choose the winner. A contract that must
+//! node records `Incomplete`), it cannot choose the winner. A contract that must
 //! not allow even that should punish a missing reveal (its inputs say who
 //! committed).
 //!
@@ -95,7 +95,7 @@ enum Draw {
         cheaters: Vec<String>,
     },
     /// A commitment or a reveal did not arrive.
-    NoDraw {
+    Incomplete {
         /// The lcl sequence number of the round.
         ledger: u64,
     },
@@ -193,10 +193,11 @@ impl Lottery {
         self.agree.receive(ctx, from, msg)?;
         // Reveal only once every commitment is in: from then on no secret
         // can change, so revealing gives nobody a choice.
-        if self.agree.is_decided(ctx, &COMMIT) && !self.agree.has_contributed(&REVEAL) {
-            if let Some(secret) = self.secret {
-                self.agree.contribute(ctx, &REVEAL, &hex(&secret))?;
-            }
+        if self.agree.is_decided(ctx, &COMMIT)
+            && !self.agree.has_contributed(&REVEAL)
+            && let Some(secret) = self.secret
+        {
+            self.agree.contribute(ctx, &REVEAL, &hex(&secret))?;
         }
         Ok(self.agree.npl())
     }
@@ -212,7 +213,7 @@ impl Lottery {
         self.entrants.sort();
         let result = match (commits, reveals) {
             (Outcome::Decided(c), Outcome::Decided(r)) => draw(ledger, &c, &r, &self.entrants),
-            _ => Draw::NoDraw { ledger },
+            _ => Draw::Incomplete { ledger },
         };
         self.draws.push(result.clone());
         let excess = self.draws.len().saturating_sub(HISTORY);
@@ -359,9 +360,9 @@ mod tests {
             );
         }
         // Node 2 holds every commitment and reveals, but its secret alone
-        // gives nobody the number: every node records the same no-draw.
+        // gives nobody the number: every node records the same incomplete draw.
         assert!(topics_sent(&r, 2).contains(&"reveal".to_owned()));
-        assert_eq!(agreed(&r, "lost commit"), Draw::NoDraw { ledger: 1 });
+        assert_eq!(agreed(&r, "lost commit"), Draw::Incomplete { ledger: 1 });
     }
 
     #[test]
@@ -374,7 +375,7 @@ mod tests {
         let r = cluster.round(&mut nodes);
         let told = |i: usize| r.node(i).outputs("alice");
         assert_eq!(told(1), told(3));
-        assert_eq!(told(1), [r#"{"NoDraw":{"ledger":1}}"#]);
+        assert_eq!(told(1), [r#"{"Incomplete":{"ledger":1}}"#]);
         for i in [0, 2, 4] {
             assert_eq!(told(i), told(0));
             assert!(told(i)[0].starts_with(r#"{"Won""#), "{:?}", told(i));

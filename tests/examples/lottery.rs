@@ -1,7 +1,7 @@
 //! examples/lottery.rs on simulated clusters (real processes): every node
 //! draws the same number in every round whichever node starts late; a first
 //! copy lost is made good by the re-send; a reveal lost for good leaves
-//! every node lacking it with the same no-draw.
+//! every node lacking it with the same incomplete draw.
 //!
 //! Commit-reveal needs two exchanges after the last node starts (its
 //! commitment and the re-sends, then every reveal), so a late start must
@@ -88,13 +88,13 @@ fn a_lost_first_copy_is_made_good_and_a_reveal_lost_for_good_splits_alike() {
     );
 
     // Every copy of node 2's reveal is lost to nodes 0 and 1: both record the
-    // same no-draw; node 2, holding every reveal, draws.
+    // same incomplete draw; node 2, holding every reveal, draws.
     c.set_npl_faults(vec![
         NplFault::drop_to(0).from(2).topic("reveal"),
         NplFault::drop_to(1).from(2).topic("reveal"),
     ]);
     let r = c.round().unwrap();
-    let no_draw = format!(r#"{{"NoDraw":{{"ledger":{}}}}}"#, r.lcl_seq_no);
+    let no_draw = format!(r#"{{"Incomplete":{{"ledger":{}}}}}"#, r.lcl_seq_no);
     for i in [0, 1] {
         assert_eq!(
             r.node(i).output_strings("alice"),
