@@ -22,11 +22,11 @@
 //!
 //! A node reveals only once it holds **every** node's commitment, so by the
 //! time any secret is public every secret is fixed: no node can pick its
-//! secret after seeing another's. Until the last secret is revealed, the
-//! number is unknown to everyone, the node that sent it last included
-//! (its own secret alone decides nothing). What a node can still do is
-//! withhold its reveal after seeing the others': that voids the draw (every
-//! node records `Incomplete`), it cannot choose the winner. A contract that must
+//! secret after seeing another's. Before every commitment is in, no node can
+//! compute the number (no secret is out yet); after, a node that holds back
+//! its reveal until it has seen the others' learns the number first, but
+//! can no longer change it: all it can do is withhold its reveal, which
+//! voids the draw (every node records `Incomplete`), not pick the winner. A contract that must
 //! not allow even that should punish a missing reveal (its inputs say who
 //! committed).
 //!

@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use hotpocket::sim::{cargo_example, dev};
+use hotpocket::sim::dev;
+
+use crate::cargo_example;
 
 /// The `cargo run --example <name> -- ...` commands in the example's doc
 /// comment, each as the argument list the shell would pass to the binary.

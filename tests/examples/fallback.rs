@@ -4,7 +4,9 @@
 //! the side holding a majority of the UNL takes the unreachable node out of
 //! `patch.cfg`, while a node cut off alone changes nothing.
 
-use hotpocket::sim::{Cluster, NplFault, PatchChange, RoundReport, Variant, cargo_example};
+use hotpocket::sim::{Cluster, NplFault, PatchChange, RoundReport, Variant};
+
+use crate::cargo_example;
 
 fn noted(number: u64, ledger: u64) -> String {
     format!(r#"{{"noted":{{"number":{number},"ledger":{ledger}}}}}"#)

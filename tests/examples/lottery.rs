@@ -13,7 +13,9 @@
 use std::time::Duration;
 
 use hotpocket::Rng;
-use hotpocket::sim::{Cluster, ClusterBuilder, NplFault, RoundReport, cargo_example};
+use hotpocket::sim::{Cluster, ClusterBuilder, NplFault, RoundReport};
+
+use crate::cargo_example;
 
 /// The example's `npl_timeout_ms`.
 const NPL_TIMEOUT_MS: u64 = 600;

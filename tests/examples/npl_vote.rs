@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use hotpocket::sim::{Cluster, DiffAt, NplFault, RoundReport, Verdict, cargo_example};
+use hotpocket::sim::{Cluster, DiffAt, NplFault, RoundReport, Verdict};
+
+use crate::cargo_example;
 
 /// A node's proposal: every NPL message it sent is a copy of one agreement
 /// envelope, `{"hp_agree":"proposal","n":<copy>,"value":v}`.
