@@ -54,6 +54,21 @@
 //! `tests/examples/fallback.rs` also runs the partition case: node 2 cut off in
 //! both directions, where nodes 0 and 1 take it out and node 2, hearing only
 //! itself, changes nothing.
+//!
+//! # What it cannot recover from: live nodes on different lcls
+//!
+//! When the nodes still up closed different ledgers (one missed the last
+//! one as a node went down: seen on a real cluster at lcl 15 and 16), the
+//! engine drops every NPL message between them, so each hears only itself
+//! and none is a majority: the contract changes nothing, round after round.
+//! No contract can do better: a node cannot tell a peer on another lcl from
+//! a dead one, and shrinking the UNL anyway would let each side shrink it to
+//! itself. The operator brings the missing node back (so that enough nodes
+//! propose for a ledger to close and the node behind catches up), or stops
+//! the live nodes and gives them one lcl, or edits their UNL by hand; see
+//! [`guide::npl`](hotpocket::guide::npl#across-lcls). The example's test
+//! shows both sides: no change while the lcls differ, recovery in the first
+//! fallback round once they match.
 
 use std::collections::BTreeSet;
 

@@ -53,12 +53,14 @@
 //!
 //! Run it on a simulated 3-node cluster: as is; with node 2 starting 100 ms
 //! late (its peers' first copies are lost, the re-sends reach it, all decide);
-//! and with every NPL message to node 2 dropped (node 2 then records "no
-//! decision" and the nodes disagree; dev mode exits with 1):
+//! on 5 nodes with node 4 starting 300 ms late; and with every NPL message to
+//! node 2 dropped (node 2 then records "no decision" and the nodes disagree;
+//! dev mode exits with 1):
 //!
 //! ```sh
 //! cargo run --example npl_vote -- --dev --nodes 3 --user alice --rounds 2 --read alice:latest
 //! cargo run --example npl_vote -- --dev --nodes 3 --user alice --rounds 3 --delay-start 2:100
+//! cargo run --example npl_vote -- --dev --nodes 5 --user alice --rounds 3 --delay-start 4:300
 //! cargo run --example npl_vote -- --dev --nodes 3 --user alice --drop-npl-to 2
 //! ```
 

@@ -41,7 +41,8 @@
 //!   `patch.cfg`, peer changesets and typed state, for those who need them
 //!   directly.
 //! - [`guide`]: what a contract does with bad input ([`guide::bad_input`]),
-//!   how to keep every node agreeing ([`guide::determinism`]) and the
+//!   how to keep every node agreeing ([`guide::determinism`]), NPL between
+//!   nodes ([`guide::npl`]) and the
 //!   engine's contract protocol itself ([`guide::protocol`]).
 //! - [`json`]: the crate's `serde_json`, for NPL messages and manual parsing.
 //!
@@ -118,6 +119,13 @@ pub mod guide {
     /// author can meet, and what the framework gives instead.
     pub mod determinism {
         #![doc = include_str!("docs/determinism.md")]
+    }
+
+    /// NPL between the nodes' contracts: the engine's delivery facts, what
+    /// splits a cluster and what does not, and the safe patterns
+    /// (agreement, commit-reveal).
+    pub mod npl {
+        #![doc = include_str!("docs/npl.md")]
     }
 
     /// The engine's contract protocol, as hpcore implements it: the round's

@@ -3,7 +3,9 @@
 //! the same valid file; a peer changeset on the control channel; validation
 //! errors, unauthorised users and read requests answered with typed replies.
 
-use hotpocket::sim::{Cluster, ControlMeaning, RoundReport, cargo_example};
+use hotpocket::sim::{Cluster, ControlMeaning, RoundReport};
+
+use crate::cargo_example;
 
 fn say(r: &RoundReport, user: &str, expected: &[String]) {
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();

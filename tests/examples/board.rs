@@ -2,7 +2,9 @@
 //! the round's time, a random draw that every node makes alike, read
 //! requests, and refusals.
 
-use hotpocket::sim::{Cluster, cargo_example};
+use hotpocket::sim::Cluster;
+
+use crate::cargo_example;
 
 fn one(r: &hotpocket::sim::RoundReport, user: &str) -> serde_json::Value {
     let node = &r.nodes[0];

@@ -2,7 +2,9 @@
 //! kept across rounds, a refused overflow, a malformed input, and read
 //! requests that answer from the state without changing it.
 
-use hotpocket::sim::{Cluster, cargo_example};
+use hotpocket::sim::Cluster;
+
+use crate::cargo_example;
 
 #[test]
 fn counts_across_rounds_and_answers_read_requests_from_the_state() {

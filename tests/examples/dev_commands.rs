@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use hotpocket::sim::{cargo_example, dev};
+use hotpocket::sim::dev;
+
+use crate::cargo_example;
 
 /// The `cargo run --example <name> -- ...` commands in the example's doc
 /// comment, each as the argument list the shell would pass to the binary.
@@ -127,19 +129,41 @@ fn ledger() {
 #[test]
 fn npl_vote() {
     let runs = run("npl_vote");
-    assert_eq!(runs.len(), 3);
+    assert_eq!(runs.len(), 4);
     assert_agree("npl_vote", &runs[0]);
-    // Node 2 starting late still gets every proposal (the re-sends) and decides.
-    assert_agree("npl_vote", &runs[1]);
-    assert!(!runs[1].1.contains(r#"\"value\":null"#), "{}", runs[1].1);
+    // A late node (2 of 3 at 100 ms, 4 of 5 at 300 ms) still gets every
+    // proposal (the re-sends): all decide in each of the 3 rounds.
+    for late in &runs[1..3] {
+        assert_agree("npl_vote", late);
+        assert!(!late.1.contains(r#""value":null"#), "{}", late.1);
+        assert_eq!(
+            late.1.matches(r#"-> alice: {"ledger":"#).count(),
+            3,
+            "{}",
+            late.1
+        );
+    }
     // With every message to node 2 dropped, node 2 records no decision.
-    let (code, report) = &runs[2];
+    let (code, report) = &runs[3];
     assert_eq!(*code, 1, "{report}");
     assert!(
         report.contains("DISAGREE: node 2 differs from node 0"),
         "{report}"
     );
     assert!(report.contains(r#"\"value\":null}"#), "{report}");
+}
+
+#[test]
+fn lottery() {
+    let runs = run("lottery");
+    assert_eq!(runs.len(), 1);
+    let report = &runs[0].1;
+    // Node 2 starts late; every node still draws, and the same.
+    assert_agree("lottery", &runs[0]);
+    assert!(
+        report.contains(r#"-> alice: {"Won":{"ledger":1,"number":""#),
+        "{report}"
+    );
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! examples/echo.rs as a real child process under the engine-faithful host:
 //! 3 users, empty, binary and 1 MiB inputs, both engine argument variants.
 
-use hotpocket::sim::{Cluster, Exit, Variant, cargo_example};
+use hotpocket::sim::{Cluster, Exit, Variant};
+
+use crate::cargo_example;
 
 #[test]
 fn echoes_every_input_of_every_user_in_both_variants() {

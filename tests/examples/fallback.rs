@@ -4,7 +4,9 @@
 //! the side holding a majority of the UNL takes the unreachable node out of
 //! `patch.cfg`, while a node cut off alone changes nothing.
 
-use hotpocket::sim::{Cluster, NplFault, PatchChange, RoundReport, Variant, cargo_example};
+use hotpocket::sim::{Cluster, NplFault, PatchChange, RoundReport, Variant};
+
+use crate::cargo_example;
 
 fn noted(number: u64, ledger: u64) -> String {
     format!(r#"{{"noted":{{"number":{number},"ledger":{ledger}}}}}"#)
@@ -128,4 +130,62 @@ fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
     let applied = f.config_applied.as_ref().expect("patch.cfg applied");
     assert_eq!(applied.config.unl, two);
     assert_eq!(c.patch_config().unl, two);
+}
+
+/// The lcl split seen on a real cluster: node 2 is gone, and nodes 0 and 1
+/// closed different ledgers (node 1 missed the last one). The engine drops
+/// NPL between nodes on different lcls, so in every fallback round each
+/// node hears only itself: not a majority, so no contract can take node 2
+/// out, and none does (none can tell a peer on another lcl from a dead
+/// one). Once both are on one lcl again (what the operator brings about,
+/// see the example's docs), the next fallback round recovers.
+#[test]
+fn nodes_on_different_lcls_cannot_recover_until_they_share_one() {
+    let mut c = Cluster::builder(cargo_example("fallback").unwrap())
+        .nodes(3)
+        .variant(Variant::Mode)
+        .user("alice")
+        .observer(2)
+        .npl_fault(NplFault::drop_to(2))
+        .env("FALLBACK_RECOVER_AFTER", "1")
+        .build()
+        .unwrap();
+    c.input("alice", "first note");
+    c.round().unwrap().assert_agree();
+    c.input("alice", "second note");
+    c.round().unwrap().assert_agree();
+    c.set_lcl_behind(1, 1).unwrap();
+    let keys: Vec<String> = (0..2).map(|i| c.node_keys(i).public_key).collect();
+    for round in 0..5 {
+        let f = c.fallback_round().unwrap();
+        f.assert_success().assert_no_hazards();
+        for (i, other) in [(0, 1), (1, 0)] {
+            assert_eq!(
+                new_unl(&f, i),
+                None,
+                "round {round}: node {i} changed the UNL"
+            );
+            let heard: Vec<usize> = f.node(i).npl_received.iter().map(|m| m.from).collect();
+            assert_eq!(heard, [i], "round {round}: node {i} hears only itself");
+            let lost = &f.node(i).npl_lost;
+            assert!(
+                lost.iter().any(|l| l.from == other
+                    && l.reason.contains("the engine drops it as irrelevant NPL")),
+                "round {round}, node {i}: {lost:?}"
+            );
+        }
+    }
+    // A node cannot be put further back than the ledgers the cluster closed.
+    assert!(
+        c.set_lcl_behind(1, 17).is_err(),
+        "more than the cluster remembers"
+    );
+
+    c.set_lcl_behind(1, 0).unwrap();
+    let f = c.fallback_round().unwrap();
+    let mut two = keys;
+    two.sort();
+    for i in [0, 1] {
+        assert_eq!(new_unl(&f, i), Some(two.clone()), "node {i}");
+    }
 }

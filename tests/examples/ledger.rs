@@ -2,7 +2,9 @@
 //! config lists, transfers, balances, every kind of typed error, errors that
 //! change nothing, the state in the store's database, and read requests.
 
-use hotpocket::sim::{Cluster, RoundReport, cargo_example};
+use hotpocket::sim::{Cluster, RoundReport};
+
+use crate::cargo_example;
 
 fn error(kind: &str) -> String {
     format!(r#"{{"error":{{"kind":"{kind}"}}}}"#)

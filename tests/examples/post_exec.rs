@@ -3,7 +3,9 @@
 //! (exit 0) after round 4; a script that fails (exit 1) fails every round
 //! until the contract removes it; validation errors are typed replies.
 
-use hotpocket::sim::{Cluster, PostExecOutcome, RoundReport, cargo_example};
+use hotpocket::sim::{Cluster, PostExecOutcome, RoundReport};
+
+use crate::cargo_example;
 
 fn post_exec(r: &RoundReport) -> Option<PostExecOutcome> {
     r.assert_agree().assert_success().assert_no_hazards();

@@ -44,6 +44,12 @@ impl Envelope {
     }
 }
 
+/// The topic of an agreement envelope; `None` for any other message (and
+/// for a malformed envelope). Fault rules pick messages by it.
+pub(crate) fn topic_of(message: &[u8]) -> Option<String> {
+    Envelope::decode(message).ok().flatten().map(|e| e.hp_agree)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +72,8 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        assert_eq!(topic_of(&bytes).as_deref(), Some("price"));
+        assert_eq!(topic_of(b"hello"), None);
         let bad = Envelope::decode(br#"{"hp_agree":7}"#).unwrap_err();
         assert!(
             bad.to_string().contains("malformed agreement envelope"),

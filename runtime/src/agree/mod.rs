@@ -121,6 +121,7 @@ use crate::args::Lcl;
 use crate::error::{Error, Result};
 use crate::round::{Node, Npl, Round};
 use envelope::Envelope;
+pub(crate) use envelope::topic_of;
 pub use topic::{Contribution, Outcome, Rule, Topic};
 
 /// What [`Agreement::receive`] made of an NPL message.

@@ -16,19 +16,27 @@ use std::time::{Duration, Instant};
 use super::report::NplLost;
 
 /// A rule that drops or delays NPL messages. The first matching rule applies.
+/// A rule matches the messages that fit every part given: the sender, the
+/// receiver, the round, the sender's message number in the round (its
+/// `index`, counting from 0, as in [`NodeReport::npl_sent`](super::NodeReport::npl_sent))
+/// and the [`agree`](crate::agree) topic the message carries.
 ///
 /// ```
 /// use hotpocket::sim::NplFault;
 /// use std::time::Duration;
 /// let lose_to_2 = NplFault::drop_to(2);
 /// let late_from_0 = NplFault::delay_to(1, Duration::from_millis(50)).from(0).in_round(2);
-/// # let _ = (lose_to_2, late_from_0);
+/// let no_reveal = NplFault::drop_all().from(1).topic("reveal");
+/// let first_copy = NplFault::drop_to(2).from(0).index(0);
+/// # let _ = (lose_to_2, late_from_0, no_reveal, first_copy);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NplFault {
     from: Option<usize>,
     to: Option<usize>,
     round: Option<u64>,
+    index: Option<usize>,
+    topic: Option<String>,
     action: FaultAction,
 }
 
@@ -45,6 +53,8 @@ impl NplFault {
             from: None,
             to: Some(to),
             round: None,
+            index: None,
+            topic: None,
             action: FaultAction::Drop,
         }
     }
@@ -55,6 +65,8 @@ impl NplFault {
             from: None,
             to: None,
             round: None,
+            index: None,
+            topic: None,
             action: FaultAction::Drop,
         }
     }
@@ -65,6 +77,8 @@ impl NplFault {
             from: None,
             to: Some(to),
             round: None,
+            index: None,
+            topic: None,
             action: FaultAction::Delay(delay),
         }
     }
@@ -81,10 +95,26 @@ impl NplFault {
         self
     }
 
-    fn matches(&self, from: usize, to: usize, round: u64) -> bool {
+    /// Only the sender's message number `index` of the round (0: its first).
+    pub fn index(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// Only [`agree`](crate::agree) envelopes of this topic; a message that
+    /// is no envelope has no topic and never matches.
+    pub fn topic(mut self, topic: &str) -> Self {
+        self.topic = Some(topic.to_owned());
+        self
+    }
+
+    fn matches(&self, from: usize, to: usize, round: u64, sent: (usize, Option<&str>)) -> bool {
+        let (index, topic) = sent;
         self.from.is_none_or(|f| f == from)
             && self.to.is_none_or(|t| t == to)
             && self.round.is_none_or(|r| r == round)
+            && self.index.is_none_or(|i| i == index)
+            && self.topic.as_deref().is_none_or(|t| Some(t) == topic)
     }
 }
 
@@ -119,6 +149,8 @@ pub(crate) struct NplHub {
     faults: Vec<NplFault>,
     round: u64,
     public_keys: Vec<String>,
+    /// Each node's lcl sequence number; empty: all on the same lcl.
+    lcls: Vec<u64>,
 }
 
 impl NplHub {
@@ -147,9 +179,30 @@ impl NplHub {
                 faults,
                 round,
                 public_keys,
+                lcls: Vec::new(),
             },
             wake_rx,
         ))
+    }
+
+    /// Puts each node on its lcl (by sequence number): a message between
+    /// nodes on different lcls is dropped, as the engine drops NPL whose
+    /// lcl is not the receiver's.
+    pub(crate) fn with_lcls(mut self, lcls: Vec<u64>) -> NplHub {
+        self.lcls = lcls;
+        self
+    }
+
+    /// Why a message from `from` to `to` is irrelevant to the receiver:
+    /// the two are on different lcls.
+    fn lcl_mismatch(&self, from: usize, to: usize) -> Option<String> {
+        let (sent, own) = (self.lcls.get(from)?, self.lcls.get(to)?);
+        (sent != own).then(|| {
+            format!(
+                "the sender's lcl ({sent}) is not the receiver's ({own}): \
+                 the engine drops it as irrelevant NPL"
+            )
+        })
     }
 
     fn boxes(&self) -> MutexGuard<'_, Vec<Mailbox>> {
@@ -190,8 +243,13 @@ impl NplHub {
         let now = Instant::now();
         let mut boxes = self.boxes();
         let seq = boxes.get(from).map_or(0, |b| b.sent);
+        let topic = crate::agree::topic_of(&data);
+        let sent = (seq, topic.as_deref());
         for (to, b) in boxes.iter_mut().enumerate() {
-            let rule = self.faults.iter().find(|f| f.matches(from, to, self.round));
+            let rule = self
+                .faults
+                .iter()
+                .find(|f| f.matches(from, to, self.round, sent));
             let lost = |reason: &str| NplLost {
                 from,
                 to,
@@ -206,6 +264,10 @@ impl NplHub {
                 Some(FaultAction::Delay(d)) => now + d,
                 None => now + self.latency(from, to, seq),
             };
+            if let Some(why) = self.lcl_mismatch(from, to) {
+                b.lost.push(lost(&why));
+                continue;
+            }
             if !b.running {
                 b.lost.push(lost("the receiver's contract was not running"));
                 continue;

@@ -12,12 +12,14 @@ use crate::round::{Outbox, Round};
 use crate::testing::{TestRound, saved};
 
 /// Messages to drop for good: those matching every part given (a sender, a
-/// receiver, the sender's message index in the round, counting from 0).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// receiver, the sender's message index in the round, counting from 0, and
+/// the [`agree`](crate::agree) topic the message carries).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NplDrop {
     from: Option<usize>,
     to: Option<usize>,
     index: Option<usize>,
+    topic: Option<String>,
 }
 
 impl NplDrop {
@@ -49,10 +51,23 @@ impl NplDrop {
         self
     }
 
-    fn matches(&self, from: usize, to: usize, index: usize) -> bool {
+    /// Only [`agree`](crate::agree) envelopes of this topic (a message
+    /// that is no envelope has no topic, so it never matches).
+    pub fn topic(mut self, topic: &str) -> NplDrop {
+        self.topic = Some(topic.to_owned());
+        self
+    }
+
+    /// Every message whose [`agree`](crate::agree) topic is `topic`.
+    pub fn on_topic(topic: &str) -> NplDrop {
+        NplDrop::default().topic(topic)
+    }
+
+    fn matches(&self, from: usize, to: usize, index: usize, topic: Option<&str>) -> bool {
         self.from.is_none_or(|f| f == from)
             && self.to.is_none_or(|t| t == to)
             && self.index.is_none_or(|i| i == index)
+            && self.topic.as_deref().is_none_or(|t| Some(t) == topic)
     }
 }
 
@@ -463,9 +478,14 @@ impl Cluster {
         let first = sender.report.npl_sent.len();
         sender.report.npl_sent.extend(fresh.iter().cloned());
         for (index, data) in (first..).zip(fresh) {
+            let topic = crate::agree::topic_of(&data);
             let data = Rc::new(data);
             for to in 0..self.keys.len() {
-                if self.drops.iter().any(|d| d.matches(from, to, index)) {
+                if self
+                    .drops
+                    .iter()
+                    .any(|d| d.matches(from, to, index, topic.as_deref()))
+                {
                     if let Some(l) = live.get_mut(to) {
                         l.report.npl_lost.push(LostNpl {
                             from,

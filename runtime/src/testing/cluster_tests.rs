@@ -191,3 +191,17 @@ fn a_state_file_contract_starts_each_node_round_from_its_saved_file() {
         assert_eq!(n.heard, 0, "a skipped field does not outlive its round");
     }
 }
+
+#[test]
+fn topic_drops_pick_agreement_envelopes_of_that_topic_only() {
+    let rule = NplDrop::from(0).topic("commit");
+    assert!(rule.matches(0, 1, 3, Some("commit")));
+    assert!(!rule.matches(0, 1, 3, Some("reveal")));
+    assert!(!rule.matches(1, 1, 3, Some("commit")), "another sender");
+    assert!(!rule.matches(0, 1, 3, None), "not an envelope");
+    // The cluster's "hi" messages are no envelopes: a topic rule keeps them.
+    let mut c = Cluster::new(3);
+    c.drop_npl(NplDrop::on_topic("hi"));
+    let r = c.round(&mut nodes(3));
+    assert!(r.nodes.iter().all(|n| n.npl_lost.is_empty()));
+}

@@ -24,6 +24,8 @@ pub(super) struct Settings {
     pub(super) config: PatchConfig,
     pub(super) contract_id: String,
     pub(super) faults: Vec<NplFault>,
+    /// Nodes running on an older lcl: how many ledgers behind.
+    pub(super) lcl_behind: BTreeMap<usize, u64>,
     pub(super) map_args: Option<Arc<ArgsMap>>,
     pub(super) leak_files: Vec<PathBuf>,
     pub(super) leak_engine_fds: bool,
@@ -85,6 +87,7 @@ impl ClusterBuilder {
                 config: simcfg::initial(),
                 contract_id: DEFAULT_CONTRACT_ID.into(),
                 faults: Vec::new(),
+                lcl_behind: BTreeMap::new(),
                 map_args: None,
                 leak_files: Vec::new(),
                 leak_engine_fds: false,

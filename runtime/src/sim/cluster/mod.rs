@@ -7,6 +7,7 @@
 mod builder;
 mod error;
 mod hosts;
+mod lcl;
 mod round;
 mod setup;
 mod store;
@@ -57,6 +58,9 @@ struct Runtime {
     nodes: Vec<NodeRt>,
     lcl_seq_no: u64,
     lcl_hash: String,
+    /// The lcls before the current one, oldest first (at most
+    /// [`lcl::LCL_HISTORY`]; not kept across a kept cluster's runs).
+    recent_lcls: Vec<(u64, String)>,
     clock_ms: u64,
     /// Rounds run so far, of every kind (kept ones included).
     rounds: u64,
@@ -195,6 +199,18 @@ impl Cluster {
     /// Replaces the NPL fault rules, for changes between rounds.
     pub fn set_npl_faults(&mut self, faults: Vec<NplFault>) -> &mut Self {
         self.settings.faults = faults;
+        self
+    }
+
+    /// Starts node `i`'s contract `delay` after the others in the following
+    /// rounds ([`ClusterBuilder::start_delay`], for changes between rounds;
+    /// zero: on time).
+    pub fn set_start_delay(&mut self, i: usize, delay: std::time::Duration) -> &mut Self {
+        if delay.is_zero() {
+            self.settings.start_delays.remove(&i);
+        } else {
+            self.settings.start_delays.insert(i, delay);
+        }
         self
     }
 

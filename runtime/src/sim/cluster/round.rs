@@ -163,8 +163,11 @@ impl Cluster {
         users: &[(String, KeyPair)],
         inputs: &[Vec<Vec<u8>>],
     ) -> u64 {
-        let rt = &mut self.rt;
         let roundtime = u64::from(self.settings.config.consensus.roundtime);
+        if kind == Mode::Consensus {
+            self.remember_lcl();
+        }
+        let rt = &mut self.rt;
         match kind {
             Mode::Consensus => {
                 rt.clock_ms += roundtime;
@@ -286,11 +289,14 @@ impl Cluster {
             .nodes
             .iter()
             .enumerate()
-            .map(|(peer, n)| RunUnl {
-                public_key: n.keys.public_key.clone(),
-                active_on: vary::active_on(rt.clock_ms, round, viewer, peer),
-                lcl_seq_no: rt.lcl_seq_no,
-                lcl_hash: rt.lcl_hash.clone(),
+            .map(|(peer, n)| {
+                let (lcl_seq_no, lcl_hash) = self.node_lcl(peer);
+                RunUnl {
+                    public_key: n.keys.public_key.clone(),
+                    active_on: vary::active_on(rt.clock_ms, round, viewer, peer),
+                    lcl_seq_no,
+                    lcl_hash,
+                }
             })
             .collect();
         unl.sort_by(|a, b| a.public_key.cmp(&b.public_key));
@@ -324,8 +330,10 @@ impl Cluster {
             .iter()
             .map(|n| n.keys.public_key.clone())
             .collect();
+        let lcls = (0..public_keys.len()).map(|i| self.node_lcl(i).0).collect();
         let (hub, wakes) = NplHub::new(public_keys, self.settings.faults.clone(), number)
             .map_err(io_err("NPL sockets"))?;
+        let hub = hub.with_lcls(lcls);
         let s = &self.settings;
         for i in 0..self.rt.nodes.len() {
             if s.start_delays.get(&i).is_none_or(|d| d.is_zero())
@@ -355,14 +363,16 @@ impl Cluster {
         let (hub, wakes) = self.npl_hub(kind, number)?;
         let s = &self.settings;
         let cluster_bin = self.rt.bin.to_string_lossy();
-        let spec = |users, leak_files, unl| ExecSpec {
+        let lcls: Vec<(u64, String)> = (0..self.rt.nodes.len()).map(|i| self.node_lcl(i)).collect();
+        let current = (self.rt.lcl_seq_no, self.rt.lcl_hash.clone());
+        let spec = |users, leak_files, unl, i: usize| ExecSpec {
             config: &s.config,
             variant: s.variant,
             kind,
             contract_id: &s.contract_id,
             timestamp,
-            lcl_seq_no: self.rt.lcl_seq_no,
-            lcl_hash: &self.rt.lcl_hash,
+            lcl_seq_no: lcls.get(i).unwrap_or(&current).0,
+            lcl_hash: &lcls.get(i).unwrap_or(&current).1,
             non_consensus_rounds: self.rt.non_consensus_rounds,
             users,
             unl,
@@ -383,7 +393,7 @@ impl Cluster {
                 .zip(&leaks);
             for (i, (((n, users), workdir), leak)) in per_node.enumerate() {
                 let unl = unls.get(i).map_or(&[][..], Vec::as_slice);
-                let spec = spec(users.as_slice(), leak.as_slice(), unl);
+                let spec = spec(users.as_slice(), leak.as_slice(), unl, i);
                 let node = NodeExec {
                     index: i,
                     public_key: &n.keys.public_key,

@@ -73,6 +73,7 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
         nodes,
         lcl_seq_no: 0,
         lcl_hash: genesis_hash(),
+        recent_lcls: Vec::new(),
         clock_ms: GENESIS_MS,
         rounds: 0,
         requested,
