@@ -5,6 +5,7 @@
 mod basic;
 mod determinism;
 mod dev;
+mod explore;
 mod hazard_catalogue;
 mod hazards;
 mod keep;

@@ -59,7 +59,10 @@ pub mod serve;
 mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
-pub use cluster::{Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, GENESIS_MS, Resumed, SimError};
+pub use cluster::{
+    Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, Exploration, GENESIS_MS, Resumed, RoundPlan,
+    Schedule, SimError, Split,
+};
 pub use config::{ConfigChange, Variant};
 pub use host::ArgsMap;
 

@@ -11,7 +11,7 @@ use super::super::config::{self as simcfg, Variant};
 use super::super::host::ArgsMap;
 use super::super::keys::KeyPair;
 use super::super::npl::NplFault;
-use super::{Cluster, DEFAULT_CONTRACT_ID, SimError, setup};
+use super::{Cluster, DEFAULT_CONTRACT_ID, Schedule, SimError, setup};
 use crate::config::PatchConfig;
 
 /// What a cluster is configured with and keeps using round after round.
@@ -28,6 +28,8 @@ pub(super) struct Settings {
     pub(super) leak_files: Vec<PathBuf>,
     pub(super) leak_engine_fds: bool,
     pub(super) args_via_file: bool,
+    /// The perturbation schedule on top of the default variation.
+    pub(super) schedule: Option<Schedule>,
 }
 
 impl Settings {
@@ -83,6 +85,7 @@ impl ClusterBuilder {
                 leak_files: Vec::new(),
                 leak_engine_fds: false,
                 args_via_file: false,
+                schedule: None,
             },
         }
     }
@@ -191,6 +194,15 @@ impl ClusterBuilder {
     /// [`start_delay`](Self::start_delay) of the same node runs after this.
     pub fn start_after_npl(mut self, i: usize, messages: usize) -> Self {
         self.settings.start_after_npl.insert(i, messages);
+        self
+    }
+
+    /// Runs every round under the seeded perturbation `schedule` (start
+    /// skews, NPL delays and a lost link per round) on top of the default
+    /// variation and of any explicit faults and delays, which apply first.
+    /// [`Cluster::explore`] tries many.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.settings.schedule = Some(schedule);
         self
     }
 

@@ -6,7 +6,9 @@
 
 mod builder;
 mod error;
+mod explore;
 mod round;
+mod schedule;
 mod setup;
 mod store;
 mod vary;
@@ -26,7 +28,9 @@ pub use builder::ClusterBuilder;
 use builder::Settings;
 pub use error::SimError;
 use error::io_err;
+pub use explore::{Exploration, Split};
 use hex::encode as hex;
+pub use schedule::{RoundPlan, Schedule};
 use sha2::{Digest, Sha256};
 use store::InputStore;
 

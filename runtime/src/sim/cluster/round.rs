@@ -284,13 +284,11 @@ impl Cluster {
             .iter()
             .map(|n| n.keys.public_key.clone())
             .collect();
-        let (hub, wakes) = NplHub::new(public_keys, self.settings.faults.clone(), number)
+        let (hub, wakes) = NplHub::new(public_keys, self.round_faults(number), number)
             .map_err(io_err("NPL sockets"))?;
         let s = &self.settings;
         for i in 0..self.rt.nodes.len() {
-            if s.start_delays.get(&i).is_none_or(|d| d.is_zero())
-                && !s.start_after_npl.contains_key(&i)
-            {
+            if self.start_delay(kind, number, i).is_zero() && !s.start_after_npl.contains_key(&i) {
                 hub.set_running(i, true);
             }
         }
@@ -348,7 +346,7 @@ impl Cluster {
                     observer: s.observers.contains(&i),
                     workdir: workdir.clone(),
                     inputs: node_inputs(kind, n),
-                    start_delay: s.start_delays.get(&i).copied().unwrap_or_default(),
+                    start_delay: self.start_delay(kind, number, i),
                     start_after_npl: s.start_after_npl.get(&i).copied(),
                     npl: hub.as_ref().zip(wakes.next()),
                 };

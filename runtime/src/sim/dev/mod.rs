@@ -15,10 +15,11 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod explore;
 mod options;
 
 use self::options::{HELP, Options, parse};
-use super::cluster::{Cluster, ClusterBuilder, Resumed, SimError};
+use super::cluster::{Cluster, ClusterBuilder, Resumed, Schedule, SimError};
 use super::config::{Variant, hp_version, variant_name};
 use super::keys::KeyPair;
 use super::npl::NplFault;
@@ -104,6 +105,12 @@ fn simulate(
         variant_name(variant),
         hp_version(variant)
     )?;
+    if let Some(n) = o.explore {
+        return explore::run(bin, o, variant, n, out);
+    }
+    if let Some(seed) = o.schedule {
+        writeln!(out, "under perturbation schedule {seed}")?;
+    }
     let mut cluster = cluster.build()?;
     if let Some(r) = cluster.resumed() {
         print_resumed(r, out)?;
@@ -130,21 +137,34 @@ fn simulate(
         reports.push(r);
         Ok(())
     };
+    sequence(&mut cluster, o, &mut |r| print(r, out))?;
+
+    let disagreed = summary(&reports, started, o, out)?;
+    Ok(if disagreed.is_empty() { 0 } else { 1 })
+}
+
+/// The options' round sequence on `cluster`: the consensus rounds with
+/// their inputs, the read requests, the fallback round; `each` gets every
+/// report as it comes.
+fn sequence(
+    cluster: &mut Cluster,
+    o: &Options,
+    each: &mut dyn FnMut(RoundReport) -> std::io::Result<()>,
+) -> Result<(), SimError> {
+    let io = |e: std::io::Error| SimError::Usage(format!("writing the report: {e}"));
     for round in 0..o.rounds {
         for (_, user, data) in o.inputs.iter().filter(|(r, ..)| *r == round) {
             cluster.input(user, data);
         }
-        print(cluster.round()?, out)?;
+        each(cluster.round()?).map_err(io)?;
     }
     for (user, data) in &o.reads {
-        print(cluster.read(user, data)?, out)?;
+        each(cluster.read(user, data)?).map_err(io)?;
     }
     if o.fallback {
-        print(cluster.fallback_round()?, out)?;
+        each(cluster.fallback_round()?).map_err(io)?;
     }
-
-    let disagreed = summary(&reports, started, o, out)?;
-    Ok(if disagreed.is_empty() { 0 } else { 1 })
+    Ok(())
 }
 
 /// The cluster the options ask for.
@@ -170,6 +190,9 @@ fn builder(bin: &Path, o: &Options, variant: Variant) -> ClusterBuilder {
     }
     for &(i, ms) in &o.delays {
         cluster = cluster.start_delay(i, Duration::from_millis(ms));
+    }
+    if let Some(seed) = o.schedule {
+        cluster = cluster.schedule(Schedule::new(seed));
     }
     if let Some(dir) = &o.keep_state {
         cluster = cluster.keep_state(dir);
