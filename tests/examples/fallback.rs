@@ -101,9 +101,10 @@ fn notes_in_consensus_rounds_and_a_majority_recovery_in_fallback_rounds() {
 
 #[test]
 fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
-    // Node 2's messages never leave it (an observer in the simulator), and the
-    // environment lowers the threshold to the first round without consensus:
-    // the dev-mode command of the example's doc comment.
+    // Node 2 is an observer: it sends no proposals and its NPL messages
+    // never leave it. The environment lowers the threshold to the first
+    // round without consensus: the dev-mode command of the example's doc
+    // comment.
     let mut c = Cluster::builder(cargo_example("fallback").unwrap())
         .nodes(3)
         .variant(Variant::Mode)
@@ -114,11 +115,19 @@ fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
         .unwrap();
     let mut two: Vec<String> = (0..2).map(|i| c.node_keys(i).public_key).collect();
     two.sort();
+    // Two proposers of three are below the 80% threshold: the engine
+    // closes no ledger, and the note waits.
     c.input("alice", "first note");
-    c.round()
-        .unwrap()
-        .assert_agree()
-        .assert_outputs("alice", &[&noted(1, 1)]);
+    let lost = c.round().unwrap();
+    let why = lost
+        .no_ledger
+        .as_deref()
+        .expect("no ledger with an observer");
+    assert!(
+        why.starts_with("Not enough peers proposing to perform consensus. votes:2 needed:3"),
+        "{why}"
+    );
+    assert_eq!(lost.lcl_seq_no, 0);
     let f = c.fallback_round().unwrap();
     f.assert_agree().assert_success().assert_no_hazards();
     for i in 0..3 {
@@ -128,4 +137,9 @@ fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
     let applied = f.config_applied.as_ref().expect("patch.cfg applied");
     assert_eq!(applied.config.unl, two);
     assert_eq!(c.patch_config().unl, two);
+    // Both remaining UNL nodes propose: consensus is back, with the note.
+    c.round()
+        .unwrap()
+        .assert_agree()
+        .assert_outputs("alice", &[&noted(1, 1)]);
 }

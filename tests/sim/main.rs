@@ -3,6 +3,7 @@
 //! dozen times).
 
 mod basic;
+mod cluster_behaviours;
 mod determinism;
 mod dev;
 mod explore;

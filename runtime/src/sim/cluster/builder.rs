@@ -168,7 +168,10 @@ impl ClusterBuilder {
     }
 
     /// Makes node `i` an observer: it runs the contract but its NPL messages
-    /// are never broadcast.
+    /// are never broadcast, and it sends no proposals. A consensus round
+    /// needs `ceil(consensus.threshold% * UNL size)` proposing UNL nodes, as
+    /// in the engine; with fewer (one observer among 3 nodes at the default
+    /// 80%) it closes no ledger ([`RoundReport::no_ledger`](crate::sim::RoundReport::no_ledger)).
     pub fn observer(mut self, i: usize) -> Self {
         self.settings.observers.insert(i);
         self

@@ -7,6 +7,7 @@
 mod builder;
 mod error;
 mod explore;
+mod lost;
 mod round;
 mod schedule;
 mod setup;
@@ -74,6 +75,9 @@ struct Runtime {
     /// The bytes every node's `patch.cfg` had after that: a round that
     /// leaves other bytes changed the file.
     patch_bytes: Vec<u8>,
+    /// Why the next consensus round closes no ledger (set by an agreed
+    /// round-time change).
+    lose_next: Option<String>,
 }
 
 impl Drop for Runtime {
@@ -127,10 +131,15 @@ impl Drop for Runtime {
 /// to the state directory), `bin_args`, `environment`, every
 /// `round_limits` entry and `consensus.roundtime` (the clock's step and the
 /// fallback time limit) take effect, and `consensus.fallback.execute: false`
-/// makes [`fallback_round`](Self::fallback_round) refuse to run. The rest
-/// (`unl`, `version`, `max_input_ledger_offset`, the modes, `stage_slice`,
-/// `threshold`) is recorded in [`patch_config`](Self::patch_config) only: the
-/// contract's `unl` argument and NPL stay the cluster's nodes. A file the
+/// makes [`fallback_round`](Self::fallback_round) refuse to run. `unl` and
+/// `consensus.threshold` decide whether a consensus round closes a ledger:
+/// it needs `ceil(threshold% * unl.len())` UNL members that are
+/// non-observer nodes of the cluster, or it is reported with
+/// [`no_ledger`](RoundReport::no_ledger); so does the first consensus round
+/// after an agreed `roundtime` change, as on a real cluster. The rest
+/// (`version`, `max_input_ledger_offset`, the modes, `stage_slice`) is
+/// recorded in [`patch_config`](Self::patch_config) only, and the contract's
+/// `unl` argument and NPL stay the cluster's nodes. A file the
 /// engine would reject is a [`Hazard::InvalidPatchConfig`](crate::sim::Hazard::InvalidPatchConfig) on that node, and
 /// files differing between nodes are a disagreement at `../patch.cfg`;
 /// neither is applied.

@@ -50,6 +50,11 @@ impl Cluster {
         let round_start = Instant::now();
         self.rt.rounds += 1;
         let number = self.rt.rounds;
+        if kind == Mode::Consensus
+            && let Some(why) = self.no_ledger()
+        {
+            return self.lost_round(number, why, round_start);
+        }
         let users = self.round_users(kind, read.as_ref().map(|(u, _)| u.as_str()));
         let admitted = self.admit_inputs(kind, &users, read);
         let timestamp = self.advance_ledger(kind, &users, &admitted.inputs);
@@ -65,7 +70,9 @@ impl Cluster {
         let results = self.execute_nodes(kind, number, timestamp, &node_users, &work)?;
         let (nodes, patch_files) = self.collect(kind, results, &work)?;
         self.free_inputs(kind, &node_users);
+        let roundtime = self.settings.config.consensus.roundtime;
         let config_applied = self.apply_agreed_config(&nodes, &patch_files)?;
+        self.note_roundtime_change(roundtime, config_applied.as_ref());
         let verdict = verdict(&nodes);
         let report = RoundReport {
             number,
@@ -77,6 +84,7 @@ impl Cluster {
             nodes,
             verdict,
             config_applied,
+            no_ledger: None,
             wall: round_start.elapsed(),
         };
         self.save()?;

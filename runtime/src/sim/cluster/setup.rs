@@ -68,6 +68,7 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
         non_consensus_rounds: 0,
         written: None,
         patch_bytes: Vec::new(),
+        lose_next: None,
     };
     if let Some(m) = kept {
         resume(b, &mut rt, m)?;

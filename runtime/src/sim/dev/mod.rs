@@ -277,6 +277,15 @@ fn summary(
         },
         plural(hazards),
     )?;
+    let lost: Vec<&RoundReport> = reports.iter().filter(|r| r.no_ledger.is_some()).collect();
+    if let Some(first) = lost.first() {
+        let numbers: Vec<u64> = lost.iter().map(|r| r.number).collect();
+        writeln!(
+            out,
+            "NO LEDGER in round {numbers:?}, as the engine would: {}",
+            first.no_ledger.as_deref().unwrap_or_default()
+        )?;
+    }
     // A contract that reconfigured itself runs differently from what the
     // command line asked for; say so where it cannot be missed.
     let applied: Vec<u64> = reports

@@ -234,6 +234,12 @@ impl fmt::Display for RoundReport {
                 self.timestamp
             )?,
         }
+        if let Some(why) = &self.no_ledger {
+            writeln!(
+                f,
+                "  NO LEDGER: no contract ran, the inputs wait for the next round: {why}"
+            )?;
+        }
         for (user, index, len) in &self.rejected_inputs {
             writeln!(
                 f,
@@ -313,6 +319,7 @@ mod tests {
             verdict: verdict(&nodes),
             nodes,
             config_applied: None,
+            no_ledger: None,
             wall: Duration::from_millis(3),
         }
     }

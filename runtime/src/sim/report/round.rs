@@ -29,6 +29,12 @@ pub struct RoundReport {
     /// the engine does once the nodes agree on it (hpcore `consensus.cpp`
     /// `apply_consensed_patch_file_changes`).
     pub config_applied: Option<ConfigUpdate>,
+    /// Why the engine closes no ledger in this consensus round, if it does
+    /// not (too few UNL nodes propose, as with an observer in a small UNL;
+    /// the round after an agreed round-time change). Then no contract ran
+    /// (`nodes` is empty), the lcl stays, the clock moves a round on and the
+    /// round's inputs wait for the next round.
+    pub no_ledger: Option<String>,
     /// Wall time of the whole round.
     pub wall: Duration,
 }
@@ -73,9 +79,23 @@ impl RoundReport {
             .collect()
     }
 
-    /// Panics with the report unless all nodes agree.
+    /// Panics with the report if the round closed no ledger: the
+    /// assertions on what nodes did would otherwise pass on no nodes.
+    #[track_caller]
+    fn assert_ran(&self) {
+        if let Some(why) = &self.no_ledger {
+            panic!(
+                "round {} closed no ledger, no contract ran: {why}\n\n{self}",
+                self.number
+            );
+        }
+    }
+
+    /// Panics with the report unless all nodes agree (and the round closed
+    /// a ledger).
     #[track_caller]
     pub fn assert_agree(&self) -> &Self {
+        self.assert_ran();
         if let Verdict::Differ(d) = &self.verdict {
             panic!("nodes disagree: {d}\n\n{self}");
         }
@@ -94,6 +114,7 @@ impl RoundReport {
     /// Panics unless every node sent exactly these outputs to `user`.
     #[track_caller]
     pub fn assert_outputs(&self, user: &str, expected: &[&str]) -> &Self {
+        self.assert_ran();
         for n in &self.nodes {
             let got = n.output_strings(user);
             if got != expected {
@@ -127,6 +148,7 @@ impl RoundReport {
     /// Panics unless every contract exited with code 0.
     #[track_caller]
     pub fn assert_success(&self) -> &Self {
+        self.assert_ran();
         for n in &self.nodes {
             if n.exit != Exit::Code(0) {
                 panic!("node {}: {}\n\n{self}", n.index, n.exit);

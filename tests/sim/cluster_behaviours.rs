@@ -1,0 +1,72 @@
+//! What a real cluster does that a single round cannot show: an observer in
+//! a small UNL stops consensus, and the round after a round-time change is
+//! lost (tests/sim/patch.rs covers the latter through a contract's change).
+
+use hotpocket::sim::Cluster;
+
+const ECHO: &str = env!("CARGO_BIN_EXE_test-echo");
+
+#[test]
+fn an_observer_in_a_three_node_unl_closes_no_ledger() {
+    let mut c = Cluster::builder(ECHO)
+        .nodes(3)
+        .user("alice")
+        .observer(2)
+        .build()
+        .unwrap();
+    c.input("alice", b"hi");
+    for _ in 0..2 {
+        let r = c.round().unwrap();
+        let why = r.no_ledger.as_deref().expect("no ledger");
+        assert!(
+            why.starts_with("Not enough peers proposing to perform consensus. votes:2 needed:3"),
+            "{why}"
+        );
+        assert!(r.nodes.is_empty() && r.lcl_seq_no == 0, "{r}");
+    }
+    // A lower threshold lets the two proposers close ledgers; the input
+    // waited for it.
+    c.config_mut().consensus.threshold = 60;
+    c.round()
+        .unwrap()
+        .assert_agree()
+        .assert_outputs("alice", &["echo:hi"]);
+    assert_eq!(c.lcl().0, 1);
+}
+
+#[test]
+fn enough_non_observers_keep_consensus_going() {
+    let mut c = Cluster::builder(ECHO)
+        .nodes(5)
+        .user("alice")
+        .observer(4)
+        .build()
+        .unwrap();
+    c.input("alice", b"hi");
+    let r = c.round().unwrap();
+    assert!(r.no_ledger.is_none(), "4 of 5 proposers meet 80%: {r}");
+    r.assert_agree().assert_outputs("alice", &["echo:hi"]);
+}
+
+#[test]
+fn dev_mode_flags_an_observer_that_stops_consensus() {
+    let mut out = Vec::new();
+    let args: Vec<String> = [
+        "--dev",
+        "--nodes",
+        "3",
+        "--observer",
+        "2",
+        "--input",
+        "alice:hi",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    hotpocket::sim::dev::run(ECHO.as_ref(), &args, &mut out);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("NO LEDGER in round [1], as the engine would: Not enough peers proposing"),
+        "{out}"
+    );
+}
