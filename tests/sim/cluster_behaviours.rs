@@ -70,3 +70,38 @@ fn dev_mode_flags_an_observer_that_stops_consensus() {
         "{out}"
     );
 }
+
+#[test]
+fn inputs_over_the_message_limit_never_reach_a_node() {
+    let big = vec![b'x'; hotpocket::sim::MAX_USER_MESSAGE_BYTES + 1];
+    let mut c = Cluster::builder(ECHO)
+        .nodes(2)
+        .user("alice")
+        .build()
+        .unwrap();
+    c.input("alice", &big).input("alice", b"small");
+    let r = c.round().unwrap();
+    assert_eq!(r.oversized_inputs, [("alice".to_owned(), 0, big.len())]);
+    r.assert_agree().assert_outputs("alice", &["echo:small"]);
+    assert!(r.to_string().contains("NEVER REACHES THE ENGINE"), "{r}");
+
+    let read = c.read("alice", &big).unwrap();
+    assert_eq!(read.oversized_inputs, [("alice".to_owned(), 0, big.len())]);
+    assert!(read.nodes.is_empty(), "no node runs it");
+
+    let path = std::env::temp_dir().join(format!("hp-oversized-{}", std::process::id()));
+    std::fs::write(&path, &big).unwrap();
+    let mut out = Vec::new();
+    let file = format!("alice:{}", path.display());
+    let args: Vec<String> = ["--dev", "--input-file", &file]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    hotpocket::sim::dev::run(ECHO.as_ref(), &args, &mut out);
+    let _ = std::fs::remove_file(&path);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("1 input over the engine's 5 MiB user message limit"),
+        "{out}"
+    );
+}

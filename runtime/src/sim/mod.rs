@@ -60,8 +60,8 @@ mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
 pub use cluster::{
-    Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, Exploration, GENESIS_MS, Resumed, RoundPlan,
-    Schedule, SimError, Split,
+    Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, Exploration, GENESIS_MS, MAX_USER_MESSAGE_BYTES,
+    Resumed, RoundPlan, Schedule, SimError, Split,
 };
 pub use config::{ConfigChange, Variant};
 pub use host::ArgsMap;

@@ -72,6 +72,7 @@ impl Cluster {
             lcl_hash: self.rt.lcl_hash.clone(),
             timestamp: self.rt.clock_ms,
             rejected_inputs: Vec::new(),
+            oversized_inputs: Vec::new(),
             nodes: Vec::new(),
             verdict: Verdict::Agree,
             config_applied: None,

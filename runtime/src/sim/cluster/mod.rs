@@ -8,6 +8,7 @@ mod builder;
 mod error;
 mod explore;
 mod lost;
+mod message_limit;
 mod round;
 mod schedule;
 mod setup;
@@ -31,6 +32,7 @@ pub use error::SimError;
 use error::io_err;
 pub use explore::{Exploration, Split};
 use hex::encode as hex;
+pub use message_limit::MAX_USER_MESSAGE_BYTES;
 pub use schedule::{RoundPlan, Schedule};
 use sha2::{Digest, Sha256};
 use store::InputStore;
@@ -265,8 +267,15 @@ impl Cluster {
     /// Runs a read request from `user` with one input on every node: a
     /// read-only execution with that one user, no NPL, `timestamp` 0, and
     /// state changes discarded.
+    ///
+    /// A read request over the engine's message limit
+    /// ([`MAX_USER_MESSAGE_BYTES`]) runs nowhere: the report lists it in
+    /// [`oversized_inputs`](RoundReport::oversized_inputs) and has no nodes.
     pub fn read(&mut self, user: &str, data: impl AsRef<[u8]>) -> Result<RoundReport, SimError> {
         self.settings.ensure_user(user);
+        if message_limit::over_limit(data.as_ref().len()) {
+            return self.unsent_read(user, data.as_ref().len());
+        }
         self.run(
             Mode::ReadRequest,
             Some((user.to_owned(), data.as_ref().to_vec())),

@@ -19,7 +19,7 @@ use super::super::report::{
 };
 use super::super::snapshot;
 use super::store::release_free_memory;
-use super::{Cluster, NodeRt, SimError, io_err, patch_digest, read_patch_cfg, vary};
+use super::{Cluster, NodeRt, SimError, io_err, message_limit, patch_digest, read_patch_cfg, vary};
 use hex::encode as hex;
 use sha2::{Digest, Sha256};
 
@@ -28,6 +28,8 @@ use sha2::{Digest, Sha256};
 struct Admitted {
     inputs: Vec<Vec<Vec<u8>>>,
     rejected: Vec<(String, usize, usize)>,
+    /// Over the engine's user message limit: (user, index, length).
+    oversized: Vec<(String, usize, usize)>,
 }
 
 /// Each node's `patch.cfg` after the round (`None`: deleted).
@@ -64,6 +66,7 @@ impl Cluster {
         // anonymous memory, which the kernel counts in the contract's peak
         // RSS (`ru_maxrss`) even after exec.
         let rejected_inputs = admitted.rejected;
+        let oversized_inputs = admitted.oversized;
         drop(admitted.inputs);
         release_free_memory();
         let work = self.prepare_workdirs(kind)?;
@@ -81,6 +84,7 @@ impl Cluster {
             lcl_hash: self.rt.lcl_hash.clone(),
             timestamp,
             rejected_inputs,
+            oversized_inputs,
             nodes,
             verdict,
             config_applied,
@@ -119,6 +123,7 @@ impl Cluster {
         read: Option<(String, Vec<u8>)>,
     ) -> Admitted {
         let mut rejected = Vec::new();
+        let mut oversized = Vec::new();
         let mut inputs: Vec<Vec<Vec<u8>>> = vec![Vec::new(); users.len()];
         match kind {
             Mode::Consensus => {
@@ -136,6 +141,10 @@ impl Cluster {
                     };
                     let index = *queued;
                     *queued += 1;
+                    if message_limit::over_limit(data.len()) {
+                        oversized.push((name, index, data.len()));
+                        continue;
+                    }
                     if limit > 0 && *bytes + data.len() as u64 > limit {
                         rejected.push((name, index, data.len()));
                         continue;
@@ -151,7 +160,11 @@ impl Cluster {
             }
             Mode::ConsensusFallback => {}
         }
-        Admitted { inputs, rejected }
+        Admitted {
+            inputs,
+            rejected,
+            oversized,
+        }
     }
 
     /// Moves the clock and (consensus) the lcl on; the round's timestamp.

@@ -277,6 +277,15 @@ fn summary(
         },
         plural(hazards),
     )?;
+    let oversized: usize = reports.iter().map(|r| r.oversized_inputs.len()).sum();
+    if oversized > 0 {
+        writeln!(
+            out,
+            "{oversized} input{} over the engine's 5 MiB user message limit: they never reach a \
+             real engine (it closes the connection) and were dropped here too",
+            plural(oversized)
+        )?;
+    }
     let lost: Vec<&RoundReport> = reports.iter().filter(|r| r.no_ledger.is_some()).collect();
     if let Some(first) = lost.first() {
         let numbers: Vec<u64> = lost.iter().map(|r| r.number).collect();

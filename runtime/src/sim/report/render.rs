@@ -240,6 +240,13 @@ impl fmt::Display for RoundReport {
                 "  NO LEDGER: no contract ran, the inputs wait for the next round: {why}"
             )?;
         }
+        for (user, index, len) in &self.oversized_inputs {
+            writeln!(
+                f,
+                "  input #{index} of {user} ({len} bytes) NEVER REACHES THE ENGINE: over the 5 MiB \
+                 user message limit, the engine closes the connection"
+            )?;
+        }
         for (user, index, len) in &self.rejected_inputs {
             writeln!(
                 f,
@@ -316,6 +323,7 @@ mod tests {
             lcl_hash: "ab".repeat(32),
             timestamp: 5,
             rejected_inputs: Vec::new(),
+            oversized_inputs: Vec::new(),
             verdict: verdict(&nodes),
             nodes,
             config_applied: None,

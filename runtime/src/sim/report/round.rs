@@ -20,6 +20,11 @@ pub struct RoundReport {
     pub timestamp: u64,
     /// Inputs the engine would reject (over `user_input_bytes`): (user, index, length).
     pub rejected_inputs: Vec<(String, usize, usize)>,
+    /// Inputs over the engine's user message limit
+    /// ([`MAX_USER_MESSAGE_BYTES`](crate::sim::MAX_USER_MESSAGE_BYTES)):
+    /// (user, index, length). The engine closes such a user's connection, so
+    /// they reach no node; the simulator drops them too.
+    pub oversized_inputs: Vec<(String, usize, usize)>,
     /// Per node, by index.
     pub nodes: Vec<NodeReport>,
     /// Agreement over nodes.
@@ -88,6 +93,9 @@ impl RoundReport {
                 "round {} closed no ledger, no contract ran: {why}\n\n{self}",
                 self.number
             );
+        }
+        if self.nodes.is_empty() {
+            panic!("round {}: no node ran\n\n{self}", self.number);
         }
     }
 
