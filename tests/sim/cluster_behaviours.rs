@@ -105,3 +105,40 @@ fn inputs_over_the_message_limit_never_reach_a_node() {
         "{out}"
     );
 }
+
+#[test]
+fn a_read_request_is_its_node_s_answer_the_others_a_labelled_check() {
+    let mut c = Cluster::builder(ECHO)
+        .nodes(3)
+        .user("alice")
+        .build()
+        .unwrap();
+    let read = c.read_on(1, "alice", b"q").unwrap();
+    assert_eq!(read.read_node, Some(1));
+    assert_eq!(read.outputs("alice"), ["echo:q"]);
+    let text = read.to_string();
+    assert!(
+        text.contains(
+            "read request, answered by node 1 (the user's node: the engine runs it there only)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("the simulator's extra check: all 3 nodes give the same answer"),
+        "{text}"
+    );
+    assert!(!text.contains("all 3 nodes agree"), "{text}");
+    assert!(c.read_on(3, "alice", b"q").is_err());
+
+    // Without the check, only the user's node runs it.
+    let mut one = Cluster::builder(ECHO)
+        .nodes(3)
+        .user("alice")
+        .check_reads(false)
+        .build()
+        .unwrap();
+    let read = one.read_on(2, "alice", b"q").unwrap();
+    assert_eq!(read.nodes.len(), 1);
+    assert_eq!(read.node(2).index, 2, "the report holds node 2 only");
+    read.assert_agree().assert_outputs("alice", &["echo:q"]);
+}

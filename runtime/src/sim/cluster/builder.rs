@@ -28,6 +28,8 @@ pub(super) struct Settings {
     pub(super) leak_files: Vec<PathBuf>,
     pub(super) leak_engine_fds: bool,
     pub(super) args_via_file: bool,
+    /// Read requests also run on the other nodes, as a check.
+    pub(super) check_reads: bool,
     /// The perturbation schedule on top of the default variation.
     pub(super) schedule: Option<Schedule>,
 }
@@ -86,6 +88,7 @@ impl ClusterBuilder {
                 leak_engine_fds: false,
                 args_via_file: false,
                 schedule: None,
+                check_reads: true,
             },
         }
     }
@@ -206,6 +209,16 @@ impl ClusterBuilder {
     /// [`Cluster::explore`] tries many.
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.settings.schedule = Some(schedule);
+        self
+    }
+
+    /// Whether a read request also runs on the nodes the user is not
+    /// connected to (default: yes). The engine runs it on the user's node
+    /// only ([`RoundReport::read_node`](crate::sim::RoundReport::read_node)
+    /// answers); the other runs are the simulator's extra check that the
+    /// answer does not depend on the node. Off, the report holds that node only.
+    pub fn check_reads(mut self, on: bool) -> Self {
+        self.settings.check_reads = on;
         self
     }
 

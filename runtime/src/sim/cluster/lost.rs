@@ -77,6 +77,7 @@ impl Cluster {
             verdict: Verdict::Agree,
             config_applied: None,
             no_ledger: Some(why),
+            read_node: None,
             wall: started.elapsed(),
         };
         self.save()?;

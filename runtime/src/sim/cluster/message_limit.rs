@@ -37,6 +37,7 @@ impl Cluster {
             verdict: Verdict::Agree,
             config_applied: None,
             no_ledger: None,
+            read_node: None,
             wall: started.elapsed(),
         };
         self.save()?;

@@ -264,21 +264,43 @@ impl Cluster {
         (0..n).map(|_| self.round()).collect()
     }
 
-    /// Runs a read request from `user` with one input on every node: a
-    /// read-only execution with that one user, no NPL, `timestamp` 0, and
-    /// state changes discarded.
+    /// Runs a read request from `user`, connected to node 0, with one input:
+    /// a read-only execution with that one user, no NPL, `timestamp` 0, and
+    /// state changes discarded. Node 0 answers; the other nodes run it too,
+    /// as the simulator's extra check (see [`read_on`](Self::read_on)).
     ///
     /// A read request over the engine's message limit
     /// ([`MAX_USER_MESSAGE_BYTES`]) runs nowhere: the report lists it in
     /// [`oversized_inputs`](RoundReport::oversized_inputs) and has no nodes.
     pub fn read(&mut self, user: &str, data: impl AsRef<[u8]>) -> Result<RoundReport, SimError> {
+        self.read_on(0, user, data)
+    }
+
+    /// Runs a read request from `user` connected to node `node`: the engine
+    /// runs it on that node only, and that node's run is the answer
+    /// ([`RoundReport::read_node`]). Unless
+    /// [`check_reads`](ClusterBuilder::check_reads) is off, the other nodes
+    /// run it too, and the verdict says whether their answers match: a check
+    /// the engine never makes.
+    pub fn read_on(
+        &mut self,
+        node: usize,
+        user: &str,
+        data: impl AsRef<[u8]>,
+    ) -> Result<RoundReport, SimError> {
+        if node >= self.rt.nodes.len() {
+            return Err(SimError::Usage(format!(
+                "read_on: node {node} does not exist ({} nodes)",
+                self.rt.nodes.len()
+            )));
+        }
         self.settings.ensure_user(user);
         if message_limit::over_limit(data.as_ref().len()) {
             return self.unsent_read(user, data.as_ref().len());
         }
         self.run(
             Mode::ReadRequest,
-            Some((user.to_owned(), data.as_ref().to_vec())),
+            Some((user.to_owned(), data.as_ref().to_vec(), node)),
         )
     }
 

@@ -46,9 +46,11 @@ impl Cluster {
     pub(super) fn run(
         &mut self,
         kind: Mode,
-        read: Option<(String, Vec<u8>)>,
+        read: Option<(String, Vec<u8>, usize)>,
     ) -> Result<RoundReport, SimError> {
         self.sync_config()?;
+        let read_node = read.as_ref().map(|r| r.2);
+        let read = read.map(|(user, data, _)| (user, data));
         let round_start = Instant::now();
         self.rt.rounds += 1;
         let number = self.rt.rounds;
@@ -71,7 +73,11 @@ impl Cluster {
         release_free_memory();
         let work = self.prepare_workdirs(kind)?;
         let results = self.execute_nodes(kind, number, timestamp, &node_users, &work)?;
-        let (nodes, patch_files) = self.collect(kind, results, &work)?;
+        let (mut nodes, patch_files) = self.collect(kind, results, &work)?;
+        if let (Some(i), false) = (read_node, self.settings.check_reads) {
+            // The engine runs a read on the user's node only.
+            nodes.retain(|n| n.index == i);
+        }
         self.free_inputs(kind, &node_users);
         let roundtime = self.settings.config.consensus.roundtime;
         let config_applied = self.apply_agreed_config(&nodes, &patch_files)?;
@@ -89,6 +95,7 @@ impl Cluster {
             verdict,
             config_applied,
             no_ledger: None,
+            read_node,
             wall: round_start.elapsed(),
         };
         self.save()?;

@@ -223,7 +223,14 @@ fn stderr_lines(f: &mut fmt::Formatter<'_>, n: &NodeReport, first: &NodeReport) 
 impl fmt::Display for RoundReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
-            Mode::ReadRequest => writeln!(f, "round {}: read request", self.number)?,
+            Mode::ReadRequest => match self.read_node {
+                Some(i) => writeln!(
+                    f,
+                    "round {}: read request, answered by node {i} (the user's node: the engine runs it there only)",
+                    self.number
+                )?,
+                None => writeln!(f, "round {}: read request", self.number)?,
+            },
             mode => writeln!(
                 f,
                 "round {}: {}, lcl {}-{}, timestamp {}",
@@ -273,13 +280,26 @@ impl fmt::Display for RoundReport {
                 .flat_map(|(l, _)| l)
                 .collect();
             let colon = if lines.is_empty() { "" } else { ":" };
-            writeln!(f, "  all {} nodes agree{colon}", self.nodes.len())?;
+            if self.read_node.is_some() {
+                writeln!(
+                    f,
+                    "  the simulator's extra check: all {} nodes give the same answer{colon}",
+                    self.nodes.len()
+                )?;
+            } else {
+                writeln!(f, "  all {} nodes agree{colon}", self.nodes.len())?;
+            }
             for line in lines {
                 writeln!(f, "    {line}")?;
             }
         }
-        if let Verdict::Differ(d) = &self.verdict {
-            writeln!(f, "  DISAGREE: {d}")?;
+        match (&self.verdict, self.read_node) {
+            (Verdict::Differ(d), Some(i)) => writeln!(
+                f,
+                "  DISAGREE in the simulator's extra check (the engine answers from node {i} only): {d}"
+            )?,
+            (Verdict::Differ(d), None) => writeln!(f, "  DISAGREE: {d}")?,
+            (Verdict::Agree, _) => {}
         }
         if let Some(first) = self.nodes.first() {
             for (n, lines) in self.nodes.iter().zip(&details) {
@@ -328,6 +348,7 @@ mod tests {
             nodes,
             config_applied: None,
             no_ledger: None,
+            read_node: None,
             wall: Duration::from_millis(3),
         }
     }

@@ -40,6 +40,12 @@ pub struct RoundReport {
     /// (`nodes` is empty), the lcl stays, the clock moves a round on and the
     /// round's inputs wait for the next round.
     pub no_ledger: Option<String>,
+    /// For a read request, the node that answers it: the one the user is
+    /// connected to, the only node on which the engine runs it. The other
+    /// nodes' runs (unless [`check_reads`](crate::sim::ClusterBuilder::check_reads)
+    /// turned them off) are the simulator's extra check, which the
+    /// [`verdict`](Self::verdict) covers and the engine never makes.
+    pub read_node: Option<usize>,
     /// Wall time of the whole round.
     pub wall: Duration,
 }
@@ -49,16 +55,18 @@ pub struct RoundReport {
 impl RoundReport {
     /// Node `i`'s report. Panics if there is no such node (tests only).
     pub fn node(&self, i: usize) -> &NodeReport {
-        match self.nodes.get(i) {
+        match self.nodes.iter().find(|n| n.index == i) {
             Some(n) => n,
             None => panic!("no node {i} in a cluster of {}", self.nodes.len()),
         }
     }
 
-    /// Node 0's outputs to `user` as text (use after [`assert_agree`](Self::assert_agree)).
+    /// The answering node's outputs to `user` as text (node 0 in a
+    /// consensus round; use after [`assert_agree`](Self::assert_agree)).
     pub fn outputs(&self, user: &str) -> Vec<String> {
         self.nodes
-            .first()
+            .iter()
+            .find(|n| self.read_node.is_none_or(|i| n.index == i))
             .map(|n| n.output_strings(user))
             .unwrap_or_default()
     }
