@@ -4,7 +4,10 @@
 //! the side holding a majority of the UNL takes the unreachable node out of
 //! `patch.cfg`, while a node cut off alone changes nothing.
 
-use hotpocket::sim::{Cluster, NplFault, PatchChange, RoundReport, Variant, cargo_example};
+use hotpocket::sim::{
+    Cluster, Hazard, HazardKind, NplFault, PatchChange, RoundReport, Schedule, Variant,
+    cargo_example,
+};
 
 fn noted(number: u64, ledger: u64) -> String {
     format!(r#"{{"noted":{{"number":{number},"ledger":{ledger}}}}}"#)
@@ -142,4 +145,29 @@ fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
         .unwrap()
         .assert_agree()
         .assert_outputs("alice", &[&noted(1, 1)]);
+}
+
+#[test]
+fn a_node_that_finds_out_at_stage_3_gets_only_what_is_left_of_the_round() {
+    // A schedule under which node 0 finds the votes unreliable at stage 3
+    // (150 ms left of a 1000 ms round) and node 1 at stage 1 (650 ms left).
+    let schedule = (1..500)
+        .map(Schedule::new)
+        .find(|s| s.plan(1, 3, 1000).fallback_stages[..2] == [3, 1])
+        .expect("some seed plans it");
+    let mut c = Cluster::builder(cargo_example("fallback").unwrap())
+        .nodes(3)
+        .variant(Variant::Mode)
+        .observer(2)
+        .schedule(schedule)
+        .build()
+        .unwrap();
+    // Nobody hears node 2, so nodes 0 and 1 wait out the example's 300 ms.
+    let f = c.fallback_round().unwrap();
+    let late = f.node(0).hazards.iter().find_map(|h| match h {
+        Hazard::Timeout { limit_ms } => Some(*limit_ms),
+        _ => None,
+    });
+    assert_eq!(late, Some(150), "{f}");
+    assert!(!f.node(1).has_hazard(HazardKind::Timeout), "{f}");
 }

@@ -131,7 +131,7 @@ fn fallback_rounds_apply_changes_too() {
             "PATCH_ON_FALLBACK",
             r#"set consensus.fallback {"execute":false}"#,
         )
-        // The fallback run's limit is the round time minus 100 ms.
+        // The fallback run's limit is what the round time leaves after its stage check, less 100 ms.
         .configure(|c| c.consensus.roundtime = 60_000)
         .build()
         .unwrap();

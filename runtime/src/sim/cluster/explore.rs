@@ -121,6 +121,7 @@ impl Cluster {
             .get(&i)
             .copied()
             .unwrap_or_default();
+        let fixed = fixed + self.fallback_skew(kind, number, i);
         match self.round_plan(number) {
             Some(plan) if kind != Mode::ReadRequest => fixed + plan.skew(i),
             _ => fixed,

@@ -7,6 +7,7 @@
 mod builder;
 mod error;
 mod explore;
+mod fallback_time;
 mod lost;
 mod message_limit;
 mod round;
@@ -306,7 +307,11 @@ impl Cluster {
 
     /// Runs a consensus-fallback round (`mode` variant only): no users,
     /// `user_in_fd` 0, NPL available, the lcl unchanged, state kept, no
-    /// `post_exec.sh`, and the round time minus 100 ms as the time limit.
+    /// `post_exec.sh`, and the engine's time limit: what is left of the
+    /// round, less 100 ms, after the stage check that found the votes
+    /// unreliable (stage 1: `roundtime - 100 - stage0`, 650 ms at the
+    /// defaults). A perturbation [`Schedule`] makes some nodes find out at
+    /// stage 2 or 3: they start later and get less (150 ms at stage 3).
     pub fn fallback_round(&mut self) -> Result<RoundReport, SimError> {
         if self.settings.variant != Variant::Mode {
             return Err(SimError::Usage(

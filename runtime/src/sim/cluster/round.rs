@@ -375,6 +375,7 @@ impl Cluster {
                     workdir: workdir.clone(),
                     inputs: node_inputs(kind, n),
                     start_delay: self.start_delay(kind, number, i),
+                    fallback_limit_ms: self.fallback_limit_ms(kind, number, i),
                     start_after_npl: s.start_after_npl.get(&i).copied(),
                     npl: hub.as_ref().zip(wakes.next()),
                 };

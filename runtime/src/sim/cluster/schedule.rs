@@ -64,9 +64,13 @@ impl Schedule {
                 }
             }
         }
+        let fallback_stages = (0..nodes as u64)
+            .map(|i| 1 + draw("explore fallback stage", &[s, round, i], 3) as u8)
+            .collect();
         RoundPlan {
             round,
             skews,
+            fallback_stages,
             delays,
             lost,
         }
@@ -87,6 +91,10 @@ pub struct RoundPlan {
     pub round: u64,
     /// Per node, how late its contract starts.
     pub skews: Vec<Duration>,
+    /// Per node, in a fallback round: the stage (1..=3) at whose vote check
+    /// it finds the votes unreliable and starts the contract, which leaves
+    /// it less of the round the later it is.
+    pub fallback_stages: Vec<u8>,
     /// Peer links whose messages arrive late: (from, to, delay).
     pub delays: Vec<(usize, usize, Duration)>,
     /// The link whose messages are lost: (from, to).
@@ -107,6 +115,11 @@ impl RoundPlan {
         lost.into_iter().chain(delays).collect()
     }
 
+    /// Node `i`'s fallback stage (1 if unknown).
+    pub(super) fn fallback_stage(&self, i: usize) -> u8 {
+        self.fallback_stages.get(i).copied().unwrap_or(1)
+    }
+
     /// Node `i`'s start skew.
     pub(super) fn skew(&self, i: usize) -> Duration {
         self.skews.get(i).copied().unwrap_or_default()
@@ -124,6 +137,14 @@ impl fmt::Display for RoundPlan {
         }
         if let Some((from, to)) = self.lost {
             parts.push(format!("NPL {from}->{to} lost"));
+        }
+        for (i, s) in self
+            .fallback_stages
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s > 1)
+        {
+            parts.push(format!("node {i} starts a fallback run at stage {s}"));
         }
         if parts.is_empty() {
             parts.push("no perturbation".into());

@@ -36,8 +36,9 @@ CLUSTER:
     --delay-start I:MS      start node I's contract MS milliseconds late
     --variant readonly|mode engine variant: hpcore main (readonly, the default) or fallback-hpsh (mode)
     --timeout MS            exec timeout in ms (default 10000; the engine's is 300000)
-    --roundtime MS          consensus.roundtime: the clock's step per round and, less
-                            100 ms, a fallback round's time limit (default 1000)
+    --roundtime MS          consensus.roundtime: the clock's step per round and what a
+                            fallback round's time limit is left from (default 1000:
+                            650 ms from stage 1, 150 ms from stage 3)
     --env KEY=VALUE         add to the contract's environment (its only environment)
     --explore N             run the whole sequence again under N seeded perturbation
                             schedules (start skews, NPL delays and reordering, a lost

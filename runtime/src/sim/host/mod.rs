@@ -96,6 +96,9 @@ pub(crate) struct NodeExec<'a> {
     /// The input store memfd (`None` in fallback rounds, where `user_in_fd` is 0).
     pub(crate) inputs: Option<&'a OwnedFd>,
     pub(crate) start_delay: Duration,
+    /// A fallback execution's time limit, when the cluster computed one for
+    /// this node's late start (otherwise [`rules::timeout_ms`]).
+    pub(crate) fallback_limit_ms: Option<u64>,
     /// Start only once the other nodes sent this many NPL packets (before
     /// `start_delay`).
     pub(crate) start_after_npl: Option<usize>,
@@ -170,7 +173,9 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         wake,
         pid,
         pidfd,
-        timeout_ms: rules::timeout_ms(spec.kind, spec.config),
+        timeout_ms: node
+            .fallback_limit_ms
+            .unwrap_or_else(|| rules::timeout_ms(spec.kind, spec.config)),
         users: fds.users,
         user_output_bytes: spec.config.round_limits.user_output_bytes,
         control_hp: Some(fds.control_hp),
