@@ -142,3 +142,16 @@ fn a_read_request_is_its_node_s_answer_the_others_a_labelled_check() {
     assert_eq!(read.node(2).index, 2, "the report holds node 2 only");
     read.assert_agree().assert_outputs("alice", &["echo:q"]);
 }
+
+#[test]
+fn a_raised_message_limit_lets_larger_inputs_through() {
+    let big = vec![b'x'; hotpocket::sim::MAX_USER_MESSAGE_BYTES + 1];
+    let mut c = Cluster::builder(ECHO)
+        .user("alice")
+        .max_user_message_bytes(2 * big.len())
+        .build()
+        .unwrap();
+    let r = c.input("alice", &big).round().unwrap();
+    assert!(r.oversized_inputs.is_empty());
+    assert_eq!(r.node(0).outputs[0].messages.len(), 1, "{r}");
+}

@@ -28,6 +28,8 @@ pub(super) struct Settings {
     pub(super) leak_files: Vec<PathBuf>,
     pub(super) leak_engine_fds: bool,
     pub(super) args_via_file: bool,
+    /// `user.max_bytes_per_msg` (0: the engine's 5 MiB).
+    pub(super) max_user_message: usize,
     /// Read requests also run on the other nodes, as a check.
     pub(super) check_reads: bool,
     /// The perturbation schedule on top of the default variation.
@@ -89,6 +91,7 @@ impl ClusterBuilder {
                 args_via_file: false,
                 schedule: None,
                 check_reads: true,
+                max_user_message: 0,
             },
         }
     }
@@ -219,6 +222,14 @@ impl ClusterBuilder {
     /// answer does not depend on the node. Off, the report holds that node only.
     pub fn check_reads(mut self, on: bool) -> Self {
         self.settings.check_reads = on;
+        self
+    }
+
+    /// Sets the engine's `user.max_bytes_per_msg` (hp.cfg, not patch.cfg):
+    /// inputs over it never reach the engine (0, the default, stands for the
+    /// engine's 5 MiB, [`MAX_USER_MESSAGE_BYTES`](crate::sim::MAX_USER_MESSAGE_BYTES)).
+    pub fn max_user_message_bytes(mut self, bytes: usize) -> Self {
+        self.settings.max_user_message = bytes;
         self
     }
 

@@ -14,12 +14,17 @@ use super::{Cluster, SimError};
 /// certainly dropped.
 pub const MAX_USER_MESSAGE_BYTES: usize = 5 * 1024 * 1024;
 
-/// Whether an input of `len` bytes is over the engine's message limit.
-pub(super) fn over_limit(len: usize) -> bool {
-    len > MAX_USER_MESSAGE_BYTES
-}
-
 impl Cluster {
+    /// Whether an input of `len` bytes is over the engine's message limit
+    /// ([`ClusterBuilder::max_user_message_bytes`](super::ClusterBuilder::max_user_message_bytes)).
+    pub(super) fn over_message_limit(&self, len: usize) -> bool {
+        let limit = match self.settings.max_user_message {
+            0 => MAX_USER_MESSAGE_BYTES,
+            n => n,
+        };
+        len > limit
+    }
+
     /// The report of a read request whose input is over the message limit:
     /// the engine closes the connection, so no node runs it.
     pub(super) fn unsent_read(&mut self, user: &str, len: usize) -> Result<RoundReport, SimError> {

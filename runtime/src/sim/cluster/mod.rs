@@ -296,7 +296,7 @@ impl Cluster {
             )));
         }
         self.settings.ensure_user(user);
-        if message_limit::over_limit(data.as_ref().len()) {
+        if self.over_message_limit(data.as_ref().len()) {
             return self.unsent_read(user, data.as_ref().len());
         }
         self.run(

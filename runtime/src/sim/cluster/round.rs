@@ -19,7 +19,7 @@ use super::super::report::{
 };
 use super::super::snapshot;
 use super::store::release_free_memory;
-use super::{Cluster, NodeRt, SimError, io_err, message_limit, patch_digest, read_patch_cfg, vary};
+use super::{Cluster, NodeRt, SimError, io_err, patch_digest, read_patch_cfg, vary};
 use hex::encode as hex;
 use sha2::{Digest, Sha256};
 
@@ -148,7 +148,7 @@ impl Cluster {
                     };
                     let index = *queued;
                     *queued += 1;
-                    if message_limit::over_limit(data.len()) {
+                    if self.over_message_limit(data.len()) {
                         oversized.push((name, index, data.len()));
                         continue;
                     }
