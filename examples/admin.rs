@@ -41,15 +41,16 @@
 //!   `mesh.peer_discovery.enabled` is true, which is its default. Since every
 //!   node runs the same inputs, every node sends the same changeset.
 //!
-//! Run two rounds on a simulated 3-node cluster (dev mode derives the key of
-//! the user named `admin` from its name; that is it below). The report shows
-//! the new round time applied after round 1 and the second round's
-//! timestamp 2000 ms later, the refused command from `bob`, and the peer
-//! changeset:
+//! Run three rounds on a simulated 3-node cluster (dev mode derives the key
+//! of the user named `admin` from its name; that is it below). The report
+//! shows the new round time applied after round 1, the refused command from
+//! `bob` and the peer changeset; round 2 closes no ledger, as the round after
+//! a round-time change did on a real cluster, and round 3 comes 2000 ms after
+//! it with the next ledger:
 //!
 //! ```sh
 //! ADMIN=ed9ca14c702ec00a73cb4b255847aa01bb55c0e5d4f3601859efd2959c89ad7589
-//! cargo run --example admin -- --dev --nodes 3 --rounds 2 --env ADMINS=$ADMIN \
+//! cargo run --example admin -- --dev --nodes 3 --rounds 3 --env ADMINS=$ADMIN \
 //!     --input admin:'{"set_roundtime":0}' --input admin:'{"set_roundtime":2000}' \
 //!     --input admin:'{"add_peers":["10.0.0.5:22861"]}' --input bob:'{"set_roundtime":5}' \
 //!     --read admin:'"config"'

@@ -40,11 +40,13 @@
 //! too; add it back once it has caught up (the admin example's
 //! `add_unl_node`).
 //!
-//! Run a consensus round with a note, then a fallback round in which node 2
-//! cannot reach the others (`--observer 2`: its NPL messages never leave it),
-//! recovering from the first round without consensus. Every node hears nodes
-//! 0 and 1 only, so each writes the same two-node UNL to its `patch.cfg`, and
-//! the report shows the change applied:
+//! Run a consensus round with a note, then a fallback round, with node 2 an
+//! observer (`--observer 2`: it sends no proposals, and its NPL messages
+//! never leave it). Two proposers of three are below the default 80%
+//! threshold, so the consensus round closes no ledger (the note waits), and
+//! the fallback round recovers from the first round without consensus: every
+//! node hears nodes 0 and 1 only, so each writes the same two-node UNL to its
+//! `patch.cfg`, and the report shows the change applied:
 //!
 //! ```sh
 //! cargo run --example fallback -- --dev --nodes 3 --input alice:'first note' \

@@ -229,6 +229,8 @@ fn a_100_mib_input() {
     let mut c = Cluster::builder(BIN)
         .user("alice")
         .env("CATALOGUE_PEAK_MEMORY", "1")
+        // An engine with user.max_bytes_per_msg raised past its 5 MiB default.
+        .max_user_message_bytes(2 * SIZE)
         .build()
         .unwrap();
     // To a `&str` handler (read request): mapped, not copied.

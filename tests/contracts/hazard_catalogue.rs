@@ -185,6 +185,18 @@ npl_case!(
     }
 );
 npl_case!(
+    /// Hazard: decides on whatever arrived within 150 ms, which a default
+    /// run's NPL latency meets but a late start or a slow link does not
+    /// (the exploration test, tests/sim/explore.rs; not a table case).
+    npl_window, timeout = 150,
+    done = |_unl, _got| false,
+    decide = |arr| {
+        let mut v: Vec<String> = arr.iter().map(|(_, m)| text(m)).collect();
+        v.sort();
+        format!("{} arrived: {}", v.len(), v.join(","))
+    }
+);
+npl_case!(
     /// Hazard: the last message to arrive wins.
     npl_last_wins, timeout = 2000,
     done = |unl, got| got >= unl,
@@ -465,6 +477,7 @@ const CASES: &[(&str, fn())] = &[
     ("npl_quorum_set", npl_quorum_set::run),
     ("npl_before_timeout", npl_before_timeout::run),
     ("npl_last_wins", npl_last_wins::run),
+    ("npl_window", npl_window::run),
     ("active_on", active_on::run),
     ("own_key", own_key::run),
     ("own_unl_index", own_unl_index::run),

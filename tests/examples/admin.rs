@@ -89,6 +89,10 @@ fn authorised_changes_are_validated_applied_and_audited() {
     let applied = r1.config_applied.as_ref().expect("patch.cfg applied");
     assert_eq!(applied.config.consensus.roundtime, 2000);
     assert_eq!(c.patch_config().consensus.roundtime, 2000);
+    // The round after a round-time change closes no ledger, as on a real
+    // cluster.
+    let lost = c.round().unwrap();
+    assert!(lost.no_ledger.is_some(), "{lost}");
 
     // Round 2: UNL changes, each building on the last.
     c.input(
@@ -103,7 +107,11 @@ fn authorised_changes_are_validated_applied_and_audited() {
     .input("admin", format!(r#"{{"remove_unl_node":"{}"}}"#, unl[0]))
     .input("admin", format!(r#"{{"remove_unl_node":"{}"}}"#, unl[0]));
     let r2 = c.round().unwrap();
-    assert_eq!(r2.timestamp - r1.timestamp, 2000);
+    assert_eq!(
+        r2.timestamp - r1.timestamp,
+        4000,
+        "the lost round's time passed too"
+    );
     let mut with_extra = unl.clone();
     with_extra.push(extra.clone());
     with_extra.sort();

@@ -174,8 +174,10 @@ fn admin() {
     assert_agree("admin", &runs[0]);
     for expected in [
         "patch.cfg applied for the next rounds: consensus.roundtime 1000 -> 2000",
-        "round 2: consensus, lcl 2-",
-        "timestamp 1704067203000",
+        "round 2: consensus, lcl 1-",
+        "NO LEDGER: no contract ran, the inputs wait for the next round: Not enough stage 3 proposals",
+        "round 3: consensus, lcl 2-",
+        "timestamp 1704067205000",
         r#"control: peer changeset add ["10.0.0.5:22861"] remove []"#,
         r#"-> bob: {"error":{"kind":"not_authorised"}}"#,
     ] {

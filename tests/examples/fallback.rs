@@ -4,7 +4,9 @@
 //! the side holding a majority of the UNL takes the unreachable node out of
 //! `patch.cfg`, while a node cut off alone changes nothing.
 
-use hotpocket::sim::{Cluster, NplFault, PatchChange, RoundReport, Variant};
+use hotpocket::sim::{
+    Cluster, Hazard, HazardKind, NplFault, PatchChange, RoundReport, Schedule, Variant,
+};
 
 use crate::cargo_example;
 
@@ -103,9 +105,10 @@ fn notes_in_consensus_rounds_and_a_majority_recovery_in_fallback_rounds() {
 
 #[test]
 fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
-    // Node 2's messages never leave it (an observer in the simulator), and the
-    // environment lowers the threshold to the first round without consensus:
-    // the dev-mode command of the example's doc comment.
+    // Node 2 is an observer: it sends no proposals and its NPL messages
+    // never leave it. The environment lowers the threshold to the first
+    // round without consensus: the dev-mode command of the example's doc
+    // comment.
     let mut c = Cluster::builder(cargo_example("fallback").unwrap())
         .nodes(3)
         .variant(Variant::Mode)
@@ -116,11 +119,19 @@ fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
         .unwrap();
     let mut two: Vec<String> = (0..2).map(|i| c.node_keys(i).public_key).collect();
     two.sort();
+    // Two proposers of three are below the 80% threshold: the engine
+    // closes no ledger, and the note waits.
     c.input("alice", "first note");
-    c.round()
-        .unwrap()
-        .assert_agree()
-        .assert_outputs("alice", &[&noted(1, 1)]);
+    let lost = c.round().unwrap();
+    let why = lost
+        .no_ledger
+        .as_deref()
+        .expect("no ledger with an observer");
+    assert!(
+        why.starts_with("Not enough peers proposing to perform consensus. votes:2 needed:3"),
+        "{why}"
+    );
+    assert_eq!(lost.lcl_seq_no, 0);
     let f = c.fallback_round().unwrap();
     f.assert_agree().assert_success().assert_no_hazards();
     for i in 0..3 {
@@ -130,6 +141,36 @@ fn a_node_nobody_hears_is_taken_out_by_every_node_alike() {
     let applied = f.config_applied.as_ref().expect("patch.cfg applied");
     assert_eq!(applied.config.unl, two);
     assert_eq!(c.patch_config().unl, two);
+    // Both remaining UNL nodes propose: consensus is back, with the note.
+    c.round()
+        .unwrap()
+        .assert_agree()
+        .assert_outputs("alice", &[&noted(1, 1)]);
+}
+
+#[test]
+fn a_node_that_finds_out_at_stage_3_gets_only_what_is_left_of_the_round() {
+    // A schedule under which node 0 finds the votes unreliable at stage 3
+    // (150 ms left of a 1000 ms round) and node 1 at stage 1 (650 ms left).
+    let schedule = (1..500)
+        .map(Schedule::new)
+        .find(|s| s.plan(1, 3, 1000).fallback_stages[..2] == [3, 1])
+        .expect("some seed plans it");
+    let mut c = Cluster::builder(cargo_example("fallback").unwrap())
+        .nodes(3)
+        .variant(Variant::Mode)
+        .observer(2)
+        .schedule(schedule)
+        .build()
+        .unwrap();
+    // Nobody hears node 2, so nodes 0 and 1 wait out the example's 300 ms.
+    let f = c.fallback_round().unwrap();
+    let late = f.node(0).hazards.iter().find_map(|h| match h {
+        Hazard::Timeout { limit_ms } => Some(*limit_ms),
+        _ => None,
+    });
+    assert_eq!(late, Some(150), "{f}");
+    assert!(!f.node(1).has_hazard(HazardKind::Timeout), "{f}");
 }
 
 /// The lcl split seen on a real cluster: node 2 is gone, and nodes 0 and 1
@@ -150,6 +191,10 @@ fn nodes_on_different_lcls_cannot_recover_until_they_share_one() {
         .env("FALLBACK_RECOVER_AFTER", "1")
         .build()
         .unwrap();
+    // Before node 2 went, its proposals made up the 80% threshold; with it
+    // modelled as an observer from the start, a 60% threshold lets the two
+    // live nodes close the ledgers that the split starts from.
+    c.config_mut().consensus.threshold = 60;
     c.input("alice", "first note");
     c.round().unwrap().assert_agree();
     c.input("alice", "second note");

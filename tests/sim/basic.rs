@@ -186,7 +186,7 @@ fn read_request_is_read_only() {
 
 #[test]
 fn mode_variant_and_fallback_rounds() {
-    // A fallback run's time limit is the round time minus 100 ms: a long
+    // A fallback run's time limit is what the round time leaves after its stage check, less 100 ms: a long
     // round time, so that a loaded machine never hits it.
     let mut c = Cluster::builder(ECHO)
         .nodes(2)

@@ -27,7 +27,7 @@ fn report_for_inputs_rounds_reads_and_fallback() {
         "--read",
         "zed:q",
         "--fallback",
-        // The fallback run's limit is the round time minus 100 ms.
+        // The fallback run's limit is what the round time leaves after its stage check, less 100 ms.
         "--roundtime",
         "60000",
     ]);

@@ -3,8 +3,10 @@
 //! dozen times).
 
 mod basic;
+mod cluster_behaviours;
 mod determinism;
 mod dev;
+mod explore;
 mod hazard_catalogue;
 mod hazards;
 mod hosts;

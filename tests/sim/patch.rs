@@ -61,18 +61,37 @@ fn valid_change_on_every_node_applies_to_the_next_round() {
     assert_eq!(c.patch_config().consensus.roundtime, 2000);
     assert_eq!(c.patch_config().round_limits.user_output_bytes, 100);
 
-    // The next round runs with it: new environment, arguments, clock step
-    // and output limit.
+    // The round time changed, so the next round closes no ledger, as on a
+    // real cluster ("Not enough stage 3 proposals"): nothing runs, its
+    // inputs wait, and its time passes.
     c.input("alice", "show").input("alice", "big 500");
+    let lost = c.round().unwrap();
+    let why = lost
+        .no_ledger
+        .as_deref()
+        .expect("the round after the change is lost");
+    assert!(why.starts_with("Not enough stage 3 proposals"), "{why}");
+    assert!(why.contains("1000 -> 2000 ms"), "{why}");
+    assert!(lost.nodes.is_empty());
+    assert_eq!(
+        (lost.lcl_seq_no, lost.timestamp),
+        (r1.lcl_seq_no, GENESIS_MS + 3000)
+    );
+    assert!(lost.to_string().contains("NO LEDGER"), "{lost}");
+
+    // The one after runs with it: new environment, arguments, clock step
+    // and output limit.
     let r2 = c.round().unwrap();
     r2.assert_agree();
-    assert_eq!(r2.timestamp, GENESIS_MS + 3000);
+    assert!(r2.no_ledger.is_none(), "only one round is lost");
+    assert_eq!(r2.lcl_seq_no, r1.lcl_seq_no + 1);
+    assert_eq!(r2.timestamp, GENESIS_MS + 5000);
     assert_eq!(
         r2.node(0)
             .output_strings("alice")
             .first()
             .map(String::as_str),
-        Some(format!("FOO=bar argv=[\"x\", \"y\"] ts={}", GENESIS_MS + 3000).as_str()),
+        Some(format!("FOO=bar argv=[\"x\", \"y\"] ts={}", GENESIS_MS + 5000).as_str()),
         "{r2}"
     );
     r2.assert_hazard(HazardKind::UserOutputLimit);
@@ -112,7 +131,7 @@ fn fallback_rounds_apply_changes_too() {
             "PATCH_ON_FALLBACK",
             r#"set consensus.fallback {"execute":false}"#,
         )
-        // The fallback run's limit is the round time minus 100 ms.
+        // The fallback run's limit is what the round time leaves after its stage check, less 100 ms.
         .configure(|c| c.consensus.roundtime = 60_000)
         .build()
         .unwrap();

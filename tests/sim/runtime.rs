@@ -15,7 +15,7 @@ fn runtime_contract_agrees_and_keeps_state() {
             .user("alice")
             .user("zed")
             .variant(variant)
-            // The fallback run's limit is the round time minus 100 ms.
+            // The fallback run's limit is what the round time leaves after its stage check, less 100 ms.
             .configure(|c| c.consensus.roundtime = 60_000)
             .build()
             .unwrap();

@@ -60,7 +60,8 @@ mod snapshot;
 
 pub use bins::{cargo_bin, cargo_example};
 pub use cluster::{
-    Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, GENESIS_MS, NotVaried, Resumed, SimError,
+    Cluster, ClusterBuilder, DEFAULT_CONTRACT_ID, Exploration, GENESIS_MS, MAX_USER_MESSAGE_BYTES,
+    NotVaried, Resumed, RoundPlan, Schedule, SimError, Split,
 };
 pub use config::{ConfigChange, Variant};
 pub use host::ArgsMap;

@@ -11,7 +11,7 @@ use super::super::config::{self as simcfg, Variant};
 use super::super::host::ArgsMap;
 use super::super::keys::KeyPair;
 use super::super::npl::NplFault;
-use super::{Cluster, DEFAULT_CONTRACT_ID, SimError, setup};
+use super::{Cluster, DEFAULT_CONTRACT_ID, Schedule, SimError, setup};
 use crate::config::PatchConfig;
 
 /// What a cluster is configured with and keeps using round after round.
@@ -36,6 +36,12 @@ pub(super) struct Settings {
     pub(super) namespaces: bool,
     /// One round starts the nodes across a whole second.
     pub(super) straddle_second: bool,
+    /// `user.max_bytes_per_msg` (0: the engine's 5 MiB).
+    pub(super) max_user_message: usize,
+    /// Read requests also run on the other nodes, as a check.
+    pub(super) check_reads: bool,
+    /// The perturbation schedule on top of the default variation.
+    pub(super) schedule: Option<Schedule>,
 }
 
 impl Settings {
@@ -95,6 +101,9 @@ impl ClusterBuilder {
                 vary_hosts: true,
                 namespaces: true,
                 straddle_second: false,
+                schedule: None,
+                check_reads: true,
+                max_user_message: 0,
             },
         }
     }
@@ -177,7 +186,10 @@ impl ClusterBuilder {
     }
 
     /// Makes node `i` an observer: it runs the contract but its NPL messages
-    /// are never broadcast.
+    /// are never broadcast, and it sends no proposals. A consensus round
+    /// needs `ceil(consensus.threshold% * UNL size)` proposing UNL nodes, as
+    /// in the engine; with fewer (one observer among 3 nodes at the default
+    /// 80%) it closes no ledger ([`RoundReport::no_ledger`](crate::sim::RoundReport::no_ledger)).
     pub fn observer(mut self, i: usize) -> Self {
         self.settings.observers.insert(i);
         self
@@ -231,6 +243,33 @@ impl ClusterBuilder {
     /// a second for the boundary; dev mode turns it on.
     pub fn straddle_second(mut self, on: bool) -> Self {
         self.settings.straddle_second = on;
+        self
+    }
+
+    /// Runs every round under the seeded perturbation `schedule` (start
+    /// skews, NPL delays and a lost link per round) on top of the default
+    /// variation and of any explicit faults and delays, which apply first.
+    /// [`Cluster::explore`] tries many.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.settings.schedule = Some(schedule);
+        self
+    }
+
+    /// Whether a read request also runs on the nodes the user is not
+    /// connected to (default: yes). The engine runs it on the user's node
+    /// only ([`RoundReport::read_node`](crate::sim::RoundReport::read_node)
+    /// answers); the other runs are the simulator's extra check that the
+    /// answer does not depend on the node. Off, the report holds that node only.
+    pub fn check_reads(mut self, on: bool) -> Self {
+        self.settings.check_reads = on;
+        self
+    }
+
+    /// Sets the engine's `user.max_bytes_per_msg` (hp.cfg, not patch.cfg):
+    /// inputs over it never reach the engine (0, the default, stands for the
+    /// engine's 5 MiB, [`MAX_USER_MESSAGE_BYTES`](crate::sim::MAX_USER_MESSAGE_BYTES)).
+    pub fn max_user_message_bytes(mut self, bytes: usize) -> Self {
+        self.settings.max_user_message = bytes;
         self
     }
 

@@ -152,7 +152,7 @@ fn what_stays_alike(w: &Wanted<'_>, found: &Support, cpus: usize) -> Vec<NotVari
     if !w.straddle_second {
         out.push(not_varied(
             "the wall clock at seconds resolution",
-            "ClusterBuilder::straddle_second is off (it waits for a second boundary)",
+            "straddle_second is off: Cluster's default, as it waits for a second boundary; dev mode's with --delay-start",
         ));
     }
     out.push(not_varied(

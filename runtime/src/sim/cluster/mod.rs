@@ -8,7 +8,12 @@ mod builder;
 mod error;
 mod hosts;
 mod lcl;
+mod explore;
+mod fallback_time;
+mod lost;
+mod message_limit;
 mod round;
+mod schedule;
 mod setup;
 mod store;
 mod vary;
@@ -28,8 +33,11 @@ pub use builder::ClusterBuilder;
 use builder::Settings;
 pub use error::SimError;
 use error::io_err;
+pub use explore::{Exploration, Split};
 use hex::encode as hex;
 pub use hosts::NotVaried;
+pub use message_limit::MAX_USER_MESSAGE_BYTES;
+pub use schedule::{RoundPlan, Schedule};
 use sha2::{Digest, Sha256};
 use store::InputStore;
 
@@ -85,6 +93,9 @@ struct Runtime {
     outside: Vec<PathBuf>,
     /// Whether a round already started its nodes across a whole second.
     straddled: bool,
+    /// Why the next consensus round closes no ledger (set by an agreed
+    /// round-time change).
+    lose_next: Option<String>,
 }
 
 impl Drop for Runtime {
@@ -141,10 +152,15 @@ impl Drop for Runtime {
 /// to the state directory), `bin_args`, `environment`, every
 /// `round_limits` entry and `consensus.roundtime` (the clock's step and the
 /// fallback time limit) take effect, and `consensus.fallback.execute: false`
-/// makes [`fallback_round`](Self::fallback_round) refuse to run. The rest
-/// (`unl`, `version`, `max_input_ledger_offset`, the modes, `stage_slice`,
-/// `threshold`) is recorded in [`patch_config`](Self::patch_config) only: the
-/// contract's `unl` argument and NPL stay the cluster's nodes. A file the
+/// makes [`fallback_round`](Self::fallback_round) refuse to run. `unl` and
+/// `consensus.threshold` decide whether a consensus round closes a ledger:
+/// it needs `ceil(threshold% * unl.len())` UNL members that are
+/// non-observer nodes of the cluster, or it is reported with
+/// [`no_ledger`](RoundReport::no_ledger); so does the first consensus round
+/// after an agreed `roundtime` change, as on a real cluster. The rest
+/// (`version`, `max_input_ledger_offset`, the modes, `stage_slice`) is
+/// recorded in [`patch_config`](Self::patch_config) only, and the contract's
+/// `unl` argument and NPL stay the cluster's nodes. A file the
 /// engine would reject is a [`Hazard::InvalidPatchConfig`](crate::sim::Hazard::InvalidPatchConfig) on that node, and
 /// files differing between nodes are a disagreement at `../patch.cfg`;
 /// neither is applied.
@@ -286,20 +302,53 @@ impl Cluster {
         (0..n).map(|_| self.round()).collect()
     }
 
-    /// Runs a read request from `user` with one input on every node: a
-    /// read-only execution with that one user, no NPL, `timestamp` 0, and
-    /// state changes discarded.
+    /// Runs a read request from `user`, connected to node 0, with one input:
+    /// a read-only execution with that one user, no NPL, `timestamp` 0, and
+    /// state changes discarded. Node 0 answers; the other nodes run it too,
+    /// as the simulator's extra check (see [`read_on`](Self::read_on)).
+    ///
+    /// A read request over the engine's message limit
+    /// ([`MAX_USER_MESSAGE_BYTES`]) runs nowhere: the report lists it in
+    /// [`oversized_inputs`](RoundReport::oversized_inputs) and has no nodes.
     pub fn read(&mut self, user: &str, data: impl AsRef<[u8]>) -> Result<RoundReport, SimError> {
+        self.read_on(0, user, data)
+    }
+
+    /// Runs a read request from `user` connected to node `node`: the engine
+    /// runs it on that node only, and that node's run is the answer
+    /// ([`RoundReport::read_node`]). Unless
+    /// [`check_reads`](ClusterBuilder::check_reads) is off, the other nodes
+    /// run it too, and the verdict says whether their answers match: a check
+    /// the engine never makes.
+    pub fn read_on(
+        &mut self,
+        node: usize,
+        user: &str,
+        data: impl AsRef<[u8]>,
+    ) -> Result<RoundReport, SimError> {
+        if node >= self.rt.nodes.len() {
+            return Err(SimError::Usage(format!(
+                "read_on: node {node} does not exist ({} nodes)",
+                self.rt.nodes.len()
+            )));
+        }
         self.settings.ensure_user(user);
+        if self.over_message_limit(data.as_ref().len()) {
+            return self.unsent_read(user, data.as_ref().len());
+        }
         self.run(
             Mode::ReadRequest,
-            Some((user.to_owned(), data.as_ref().to_vec())),
+            Some((user.to_owned(), data.as_ref().to_vec(), node)),
         )
     }
 
     /// Runs a consensus-fallback round (`mode` variant only): no users,
     /// `user_in_fd` 0, NPL available, the lcl unchanged, state kept, no
-    /// `post_exec.sh`, and the round time minus 100 ms as the time limit.
+    /// `post_exec.sh`, and the engine's time limit: what is left of the
+    /// round, less 100 ms, after the stage check that found the votes
+    /// unreliable (stage 1: `roundtime - 100 - stage0`, 650 ms at the
+    /// defaults). A perturbation [`Schedule`] makes some nodes find out at
+    /// stage 2 or 3: they start later and get less (150 ms at stage 3).
     pub fn fallback_round(&mut self) -> Result<RoundReport, SimError> {
         if self.settings.variant != Variant::Mode {
             return Err(SimError::Usage(

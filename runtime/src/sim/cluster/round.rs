@@ -29,6 +29,8 @@ use std::time::Duration;
 struct Admitted {
     inputs: Vec<Vec<Vec<u8>>>,
     rejected: Vec<(String, usize, usize)>,
+    /// Over the engine's user message limit: (user, index, length).
+    oversized: Vec<(String, usize, usize)>,
 }
 
 /// The host of a node the plan has none for (never, short of a bug).
@@ -53,12 +55,19 @@ impl Cluster {
     pub(super) fn run(
         &mut self,
         kind: Mode,
-        read: Option<(String, Vec<u8>)>,
+        read: Option<(String, Vec<u8>, usize)>,
     ) -> Result<RoundReport, SimError> {
         self.sync_config()?;
+        let read_node = read.as_ref().map(|r| r.2);
+        let read = read.map(|(user, data, _)| (user, data));
         let round_start = Instant::now();
         self.rt.rounds += 1;
         let number = self.rt.rounds;
+        if kind == Mode::Consensus
+            && let Some(why) = self.no_ledger()
+        {
+            return self.lost_round(number, why, round_start);
+        }
         let users = self.round_users(kind, read.as_ref().map(|(u, _)| u.as_str()));
         let admitted = self.admit_inputs(kind, &users, read);
         let timestamp = self.advance_ledger(kind, &users, &admitted.inputs);
@@ -68,14 +77,21 @@ impl Cluster {
         // anonymous memory, which the kernel counts in the contract's peak
         // RSS (`ru_maxrss`) even after exec.
         let rejected_inputs = admitted.rejected;
+        let oversized_inputs = admitted.oversized;
         drop(admitted.inputs);
         release_free_memory();
         let work = self.prepare_workdirs(kind, number)?;
         let skews = self.skews(kind, number);
         let results = self.execute_nodes(kind, number, timestamp, &node_users, &work, &skews)?;
-        let (nodes, patch_files) = self.collect(kind, results, &work)?;
+        let (mut nodes, patch_files) = self.collect(kind, results, &work)?;
+        if let (Some(i), false) = (read_node, self.settings.check_reads) {
+            // The engine runs a read on the user's node only.
+            nodes.retain(|n| n.index == i);
+        }
         self.free_inputs(kind, &node_users);
+        let roundtime = self.settings.config.consensus.roundtime;
         let config_applied = self.apply_agreed_config(&nodes, &patch_files)?;
+        self.note_roundtime_change(roundtime, config_applied.as_ref());
         let verdict = verdict(&nodes);
         let report = RoundReport {
             number,
@@ -84,9 +100,12 @@ impl Cluster {
             lcl_hash: self.rt.lcl_hash.clone(),
             timestamp,
             rejected_inputs,
+            oversized_inputs,
             nodes,
             verdict,
             config_applied,
+            no_ledger: None,
+            read_node,
             wall: round_start.elapsed(),
         };
         self.save()?;
@@ -121,6 +140,7 @@ impl Cluster {
         read: Option<(String, Vec<u8>)>,
     ) -> Admitted {
         let mut rejected = Vec::new();
+        let mut oversized = Vec::new();
         let mut inputs: Vec<Vec<Vec<u8>>> = vec![Vec::new(); users.len()];
         match kind {
             Mode::Consensus => {
@@ -138,6 +158,10 @@ impl Cluster {
                     };
                     let index = *queued;
                     *queued += 1;
+                    if self.over_message_limit(data.len()) {
+                        oversized.push((name, index, data.len()));
+                        continue;
+                    }
                     if limit > 0 && *bytes + data.len() as u64 > limit {
                         rejected.push((name, index, data.len()));
                         continue;
@@ -153,7 +177,11 @@ impl Cluster {
             }
             Mode::ConsensusFallback => {}
         }
-        Admitted { inputs, rejected }
+        Admitted {
+            inputs,
+            rejected,
+            oversized,
+        }
     }
 
     /// Moves the clock and (consensus) the lcl on; the round's timestamp.
@@ -331,14 +359,12 @@ impl Cluster {
             .map(|n| n.keys.public_key.clone())
             .collect();
         let lcls = (0..public_keys.len()).map(|i| self.node_lcl(i).0).collect();
-        let (hub, wakes) = NplHub::new(public_keys, self.settings.faults.clone(), number)
+        let (hub, wakes) = NplHub::new(public_keys, self.round_faults(number), number)
             .map_err(io_err("NPL sockets"))?;
         let hub = hub.with_lcls(lcls);
         let s = &self.settings;
         for i in 0..self.rt.nodes.len() {
-            if s.start_delays.get(&i).is_none_or(|d| d.is_zero())
-                && !s.start_after_npl.contains_key(&i)
-            {
+            if self.start_delay(kind, number, i).is_zero() && !s.start_after_npl.contains_key(&i) {
                 hub.set_running(i, true);
             }
         }
@@ -401,9 +427,10 @@ impl Cluster {
                     observer: s.observers.contains(&i),
                     workdir: workdir.clone(),
                     inputs: node_inputs(kind, n),
-                    start_delay: s.start_delays.get(&i).copied().unwrap_or_default(),
+                    start_delay: self.start_delay(kind, number, i),
                     skew: skews.get(i).copied().unwrap_or_default(),
                     host: self.rt.hosts.get(i).unwrap_or(&NO_HOST),
+                    fallback_limit_ms: self.fallback_limit_ms(kind, number, i),
                     start_after_npl: s.start_after_npl.get(&i).copied(),
                     npl: hub.as_ref().zip(wakes.next()),
                 };

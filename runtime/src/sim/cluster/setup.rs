@@ -85,6 +85,7 @@ pub(super) fn runtime(b: &mut ClusterBuilder) -> Result<Runtime, SimError> {
         not_varied: plan.not_varied,
         outside,
         straddled: false,
+        lose_next: None,
     };
     if let Some(m) = kept {
         resume(b, &mut rt, m)?;

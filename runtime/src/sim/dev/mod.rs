@@ -15,10 +15,11 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod explore;
 mod options;
 
 use self::options::{HELP, Options, parse};
-use super::cluster::{Cluster, ClusterBuilder, Resumed, SimError};
+use super::cluster::{Cluster, ClusterBuilder, Resumed, Schedule, SimError};
 use super::config::{Variant, hp_version, variant_name};
 use super::keys::KeyPair;
 use super::npl::NplFault;
@@ -104,6 +105,12 @@ fn simulate(
         variant_name(variant),
         hp_version(variant)
     )?;
+    if let Some(n) = o.explore {
+        return explore::run(bin, o, variant, n, out);
+    }
+    if let Some(seed) = o.schedule {
+        writeln!(out, "under perturbation schedule {seed}")?;
+    }
     let mut cluster = cluster.build()?;
     if let Some(r) = cluster.resumed() {
         print_resumed(r, out)?;
@@ -133,27 +140,43 @@ fn simulate(
         reports.push(r);
         Ok(())
     };
-    for round in 0..o.rounds {
-        for (_, user, data) in o.inputs.iter().filter(|(r, ..)| *r == round) {
-            cluster.input(user, data);
-        }
-        print(cluster.round()?, out)?;
-    }
-    for (user, data) in &o.reads {
-        print(cluster.read(user, data)?, out)?;
-    }
-    if o.fallback {
-        print(cluster.fallback_round()?, out)?;
-    }
+    sequence(&mut cluster, o, &mut |r| print(r, out))?;
 
     let disagreed = summary(&reports, started, o, out)?;
     Ok(if disagreed.is_empty() { 0 } else { 1 })
 }
 
+/// The options' round sequence on `cluster`: the consensus rounds with
+/// their inputs, the read requests, the fallback round; `each` gets every
+/// report as it comes.
+fn sequence(
+    cluster: &mut Cluster,
+    o: &Options,
+    each: &mut dyn FnMut(RoundReport) -> std::io::Result<()>,
+) -> Result<(), SimError> {
+    let io = |e: std::io::Error| SimError::Usage(format!("writing the report: {e}"));
+    for round in 0..o.rounds {
+        for (_, user, data) in o.inputs.iter().filter(|(r, ..)| *r == round) {
+            cluster.input(user, data);
+        }
+        each(cluster.round()?).map_err(io)?;
+    }
+    for (user, data) in &o.reads {
+        each(cluster.read(user, data)?).map_err(io)?;
+    }
+    if o.fallback {
+        each(cluster.fallback_round()?).map_err(io)?;
+    }
+    Ok(())
+}
+
 /// The cluster the options ask for.
 fn builder(bin: &Path, o: &Options, variant: Variant) -> ClusterBuilder {
+    // Straddling a second starts the later nodes up to a fifth of a second
+    // after node 0: on top of a --delay-start that would test a later start
+    // than the one asked for, so the flag's start times stand alone.
     let mut cluster = Cluster::builder(bin)
-        .straddle_second(true)
+        .straddle_second(o.delays.is_empty())
         .nodes(o.nodes)
         .variant(variant)
         .exec_timeout(o.timeout_ms);
@@ -174,6 +197,9 @@ fn builder(bin: &Path, o: &Options, variant: Variant) -> ClusterBuilder {
     }
     for &(i, ms) in &o.delays {
         cluster = cluster.start_delay(i, Duration::from_millis(ms));
+    }
+    if let Some(seed) = o.schedule {
+        cluster = cluster.schedule(Schedule::new(seed));
     }
     if let Some(dir) = &o.keep_state {
         cluster = cluster.keep_state(dir);
@@ -258,6 +284,24 @@ fn summary(
         },
         plural(hazards),
     )?;
+    let oversized: usize = reports.iter().map(|r| r.oversized_inputs.len()).sum();
+    if oversized > 0 {
+        writeln!(
+            out,
+            "{oversized} input{} over the engine's 5 MiB user message limit: they never reach a \
+             real engine (it closes the connection) and were dropped here too",
+            plural(oversized)
+        )?;
+    }
+    let lost: Vec<&RoundReport> = reports.iter().filter(|r| r.no_ledger.is_some()).collect();
+    if let Some(first) = lost.first() {
+        let numbers: Vec<u64> = lost.iter().map(|r| r.number).collect();
+        writeln!(
+            out,
+            "NO LEDGER in round {numbers:?}, as the engine would: {}",
+            first.no_ledger.as_deref().unwrap_or_default()
+        )?;
+    }
     // A contract that reconfigured itself runs differently from what the
     // command line asked for; say so where it cannot be missed.
     let applied: Vec<u64> = reports

@@ -36,9 +36,15 @@ CLUSTER:
     --delay-start I:MS      start node I's contract MS milliseconds late
     --variant readonly|mode engine variant: hpcore main (readonly, the default) or fallback-hpsh (mode)
     --timeout MS            exec timeout in ms (default 10000; the engine's is 300000)
-    --roundtime MS          consensus.roundtime: the clock's step per round and, less
-                            100 ms, a fallback round's time limit (default 1000)
+    --roundtime MS          consensus.roundtime: the clock's step per round and what a
+                            fallback round's time limit is left from (default 1000:
+                            650 ms from stage 1, 150 ms from stage 3)
     --env KEY=VALUE         add to the contract's environment (its only environment)
+    --explore N             run the whole sequence again under N seeded perturbation
+                            schedules (start skews, NPL delays and reordering, a lost
+                            NPL link per round) and report the first that splits the
+                            nodes, with the command that replays it
+    --schedule S            run under perturbation schedule S (a seed --explore printed)
     --keep-state DIR        keep the cluster (node state, patch.cfg, lcl, clock) in DIR;
                             run again with the same DIR to continue it
     --fresh                 with --keep-state: discard the cluster kept in DIR, start over
@@ -79,6 +85,10 @@ pub(super) struct Options {
     pub(super) observers: Vec<usize>,
     pub(super) drop_to: Vec<usize>,
     pub(super) delays: Vec<(usize, u64)>,
+    pub(super) explore: Option<u64>,
+    pub(super) schedule: Option<u64>,
+    /// The command line as given (without `--dev`), for the replay command.
+    pub(super) argv: Vec<String>,
     pub(super) keep_state: Option<PathBuf>,
     pub(super) fresh: bool,
     pub(super) serve: Option<u16>,
@@ -110,6 +120,7 @@ pub(super) fn parse(args: &[String]) -> Result<Options, String> {
     if it.peek() == Some(&"--dev") {
         it.next();
     }
+    o.argv = it.clone().map(str::to_owned).collect();
     while let Some(flag) = it.next() {
         // Accept both `--flag value` and `--flag=value`.
         let (flag, inline) = match flag.split_once('=') {
@@ -210,6 +221,14 @@ fn apply(
                 .ok_or_else(|| format!("--delay-start expects I:MS, got {v:?}"))?;
             o.delays.push((number(flag, i)?, number(flag, ms)?));
         }
+        "--explore" => {
+            let n: u64 = number(flag, &value()?)?;
+            if n == 0 {
+                return Err("--explore needs at least 1 schedule".into());
+            }
+            o.explore = Some(n);
+        }
+        "--schedule" => o.schedule = Some(number(flag, &value()?)?),
         "--keep-state" => o.keep_state = Some(PathBuf::from(value()?)),
         "--serve" => o.serve = Some(number(flag, &value()?)?),
         other => return Err(format!("unknown option {other:?} (see --help)")),
@@ -241,6 +260,17 @@ fn check(o: &mut Options) -> Result<(), String> {
     if o.serve.is_some() && !(o.inputs.is_empty() && o.reads.is_empty() && !o.fallback) {
         return Err(
             "--serve takes inputs and reads from clients, not --input/--read/--fallback".into(),
+        );
+    }
+    if o.explore.is_some() && (o.keep_state.is_some() || o.serve.is_some()) {
+        return Err(
+            "--explore runs every schedule on a fresh cluster: it cannot use --keep-state or --serve"
+                .into(),
+        );
+    }
+    if o.explore.is_some() && o.schedule.is_some() {
+        return Err(
+            "--explore tries schedules 1..=N itself; give either it or --schedule S".into(),
         );
     }
     if o.fresh && o.keep_state.is_none() {
@@ -353,6 +383,9 @@ mod tests {
         assert!(e(&["--nodes", "2", "--observer", "2"]).contains("node 2 does not exist"));
         assert!(e(&["--fresh"]).contains("--fresh only applies with --keep-state"));
         assert!(e(&["--in-round", "0"]).contains("counts rounds from 1"));
+        assert!(e(&["--explore", "0"]).contains("at least 1 schedule"));
+        assert!(e(&["--explore", "5", "--schedule", "2"]).contains("either it or --schedule"));
+        assert!(e(&["--explore", "5", "--keep-state", "d"]).contains("cannot use --keep-state"));
         assert!(
             e(&["--rounds", "1", "--in-round", "2", "--input", "a:1"])
                 .contains("an input is for round 2 but --rounds is 1")

@@ -62,7 +62,17 @@ pub(super) enum Packet {
 pub(super) fn read_packet(fd: RawFd, buf: &mut [u8], hup: bool) -> Packet {
     // MSG_TRUNC makes AF_UNIX report the packet's real length even when it
     // is longer than the buffer.
-    match recv(fd, buf, MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT) {
+    let flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
+    let mut got = recv(fd, buf, flags);
+    if got == Err(Errno::ECONNRESET) {
+        // The contract closed its end with packets of ours unread: the
+        // kernel reports that once, ahead of the packets it had written
+        // before, which are still queued (the report clears the error).
+        // Stopping here lost a contract's last NPL message whenever it
+        // exited before the host's next read.
+        got = recv(fd, buf, flags);
+    }
+    match got {
         Ok(0) if hup => Packet::Eof,
         Ok(0) => Packet::Empty,
         Ok(n) => Packet::Data(buf.get(..n.min(MAX_PACKET)).unwrap_or(buf).to_vec(), n),

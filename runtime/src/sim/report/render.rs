@@ -223,7 +223,14 @@ fn stderr_lines(f: &mut fmt::Formatter<'_>, n: &NodeReport, first: &NodeReport) 
 impl fmt::Display for RoundReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.mode {
-            Mode::ReadRequest => writeln!(f, "round {}: read request", self.number)?,
+            Mode::ReadRequest => match self.read_node {
+                Some(i) => writeln!(
+                    f,
+                    "round {}: read request, answered by node {i} (the user's node: the engine runs it there only)",
+                    self.number
+                )?,
+                None => writeln!(f, "round {}: read request", self.number)?,
+            },
             mode => writeln!(
                 f,
                 "round {}: {}, lcl {}-{}, timestamp {}",
@@ -233,6 +240,19 @@ impl fmt::Display for RoundReport {
                 self.lcl_hash.get(..16).unwrap_or(&self.lcl_hash),
                 self.timestamp
             )?,
+        }
+        if let Some(why) = &self.no_ledger {
+            writeln!(
+                f,
+                "  NO LEDGER: no contract ran, the inputs wait for the next round: {why}"
+            )?;
+        }
+        for (user, index, len) in &self.oversized_inputs {
+            writeln!(
+                f,
+                "  input #{index} of {user} ({len} bytes) NEVER REACHES THE ENGINE: over the 5 MiB \
+                 user message limit, the engine closes the connection"
+            )?;
         }
         for (user, index, len) in &self.rejected_inputs {
             writeln!(
@@ -260,13 +280,26 @@ impl fmt::Display for RoundReport {
                 .flat_map(|(l, _)| l)
                 .collect();
             let colon = if lines.is_empty() { "" } else { ":" };
-            writeln!(f, "  all {} nodes agree{colon}", self.nodes.len())?;
+            if self.read_node.is_some() {
+                writeln!(
+                    f,
+                    "  the simulator's extra check: all {} nodes give the same answer{colon}",
+                    self.nodes.len()
+                )?;
+            } else {
+                writeln!(f, "  all {} nodes agree{colon}", self.nodes.len())?;
+            }
             for line in lines {
                 writeln!(f, "    {line}")?;
             }
         }
-        if let Verdict::Differ(d) = &self.verdict {
-            writeln!(f, "  DISAGREE: {d}")?;
+        match (&self.verdict, self.read_node) {
+            (Verdict::Differ(d), Some(i)) => writeln!(
+                f,
+                "  DISAGREE in the simulator's extra check (the engine answers from node {i} only): {d}"
+            )?,
+            (Verdict::Differ(d), None) => writeln!(f, "  DISAGREE: {d}")?,
+            (Verdict::Agree, _) => {}
         }
         if let Some(first) = self.nodes.first() {
             for (n, lines) in self.nodes.iter().zip(&details) {
@@ -310,9 +343,12 @@ mod tests {
             lcl_hash: "ab".repeat(32),
             timestamp: 5,
             rejected_inputs: Vec::new(),
+            oversized_inputs: Vec::new(),
             verdict: verdict(&nodes),
             nodes,
             config_applied: None,
+            no_ledger: None,
+            read_node: None,
             wall: Duration::from_millis(3),
         }
     }

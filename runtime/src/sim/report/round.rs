@@ -20,6 +20,11 @@ pub struct RoundReport {
     pub timestamp: u64,
     /// Inputs the engine would reject (over `user_input_bytes`): (user, index, length).
     pub rejected_inputs: Vec<(String, usize, usize)>,
+    /// Inputs over the engine's user message limit
+    /// ([`MAX_USER_MESSAGE_BYTES`](crate::sim::MAX_USER_MESSAGE_BYTES)):
+    /// (user, index, length). The engine closes such a user's connection, so
+    /// they reach no node; the simulator drops them too.
+    pub oversized_inputs: Vec<(String, usize, usize)>,
     /// Per node, by index.
     pub nodes: Vec<NodeReport>,
     /// Agreement over nodes.
@@ -29,6 +34,18 @@ pub struct RoundReport {
     /// the engine does once the nodes agree on it (hpcore `consensus.cpp`
     /// `apply_consensed_patch_file_changes`).
     pub config_applied: Option<ConfigUpdate>,
+    /// Why the engine closes no ledger in this consensus round, if it does
+    /// not (too few UNL nodes propose, as with an observer in a small UNL;
+    /// the round after an agreed round-time change). Then no contract ran
+    /// (`nodes` is empty), the lcl stays, the clock moves a round on and the
+    /// round's inputs wait for the next round.
+    pub no_ledger: Option<String>,
+    /// For a read request, the node that answers it: the one the user is
+    /// connected to, the only node on which the engine runs it. The other
+    /// nodes' runs (unless [`check_reads`](crate::sim::ClusterBuilder::check_reads)
+    /// turned them off) are the simulator's extra check, which the
+    /// [`verdict`](Self::verdict) covers and the engine never makes.
+    pub read_node: Option<usize>,
     /// Wall time of the whole round.
     pub wall: Duration,
 }
@@ -38,16 +55,18 @@ pub struct RoundReport {
 impl RoundReport {
     /// Node `i`'s report. Panics if there is no such node (tests only).
     pub fn node(&self, i: usize) -> &NodeReport {
-        match self.nodes.get(i) {
+        match self.nodes.iter().find(|n| n.index == i) {
             Some(n) => n,
             None => panic!("no node {i} in a cluster of {}", self.nodes.len()),
         }
     }
 
-    /// Node 0's outputs to `user` as text (use after [`assert_agree`](Self::assert_agree)).
+    /// The answering node's outputs to `user` as text (node 0 in a
+    /// consensus round; use after [`assert_agree`](Self::assert_agree)).
     pub fn outputs(&self, user: &str) -> Vec<String> {
         self.nodes
-            .first()
+            .iter()
+            .find(|n| self.read_node.is_none_or(|i| n.index == i))
             .map(|n| n.output_strings(user))
             .unwrap_or_default()
     }
@@ -73,9 +92,26 @@ impl RoundReport {
             .collect()
     }
 
-    /// Panics with the report unless all nodes agree.
+    /// Panics with the report if the round closed no ledger: the
+    /// assertions on what nodes did would otherwise pass on no nodes.
+    #[track_caller]
+    fn assert_ran(&self) {
+        if let Some(why) = &self.no_ledger {
+            panic!(
+                "round {} closed no ledger, no contract ran: {why}\n\n{self}",
+                self.number
+            );
+        }
+        if self.nodes.is_empty() {
+            panic!("round {}: no node ran\n\n{self}", self.number);
+        }
+    }
+
+    /// Panics with the report unless all nodes agree (and the round closed
+    /// a ledger).
     #[track_caller]
     pub fn assert_agree(&self) -> &Self {
+        self.assert_ran();
         if let Verdict::Differ(d) = &self.verdict {
             panic!("nodes disagree: {d}\n\n{self}");
         }
@@ -94,6 +130,7 @@ impl RoundReport {
     /// Panics unless every node sent exactly these outputs to `user`.
     #[track_caller]
     pub fn assert_outputs(&self, user: &str, expected: &[&str]) -> &Self {
+        self.assert_ran();
         for n in &self.nodes {
             let got = n.output_strings(user);
             if got != expected {
@@ -127,6 +164,7 @@ impl RoundReport {
     /// Panics unless every contract exited with code 0.
     #[track_caller]
     pub fn assert_success(&self) -> &Self {
+        self.assert_ran();
         for n in &self.nodes {
             if n.exit != Exit::Code(0) {
                 panic!("node {}: {}\n\n{self}", n.index, n.exit);

@@ -36,6 +36,9 @@ fn key_bytes(k: &str) -> Vec<u8> {
 
 /// A round's report line after `ledger N:`.
 fn summary(r: &RoundReport) -> String {
+    if let Some(why) = &r.no_ledger {
+        return format!("NO LEDGER (no contract ran, the inputs wait): {why}");
+    }
     let verdict = match &r.verdict {
         Verdict::Agree => format!("all {} nodes agree", r.nodes.len()),
         Verdict::Differ(d) => format!("DISAGREE: node {} differs", d.node),
