@@ -241,6 +241,7 @@ fn check_param(
         (ParamKind::Input, _, _) => {
             let mut impl_traits = ImplTraits::default();
             impl_traits.visit_type(ty);
+            super::json_owned::check(ty, errors);
             impl_traits.report(kind, errors).then(|| {
                 Param::Input(InputArg {
                     ty: Box::new(ty.clone()),

@@ -3,6 +3,7 @@
 
 mod attrs;
 mod handler;
+mod json_owned;
 mod kind;
 #[cfg(test)]
 mod tests;
