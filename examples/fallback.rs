@@ -18,7 +18,9 @@
 //!
 //! - **Consensus rounds**: each input (UTF-8 text) is a note, kept in
 //!   `notebook.json` and acknowledged with its number and ledger,
-//!   `{"noted":{"number":1,"ledger":12}}`.
+//!   `{"noted":{"number":1,"ledger":12}}`; an input that is not UTF-8 is
+//!   answered `{"error":{"kind":"not_text","reason":"input is not valid
+//!   UTF-8: …"}}` and noted nowhere.
 //!   A read request returns the notes and the recoveries made so far,
 //!   `{"notebook":{"notes":[…],"recoveries":[…]}}`. There
 //!   is no NPL in these rounds (`Round::skip_npl_phase`), so they do not wait.
@@ -143,6 +145,8 @@ enum Reply<'a> {
         notes: &'a [Note],
         recoveries: &'a [Recovery],
     },
+    /// The input was refused (`kind` is `not_text`); nothing was noted.
+    Error { kind: &'static str, reason: String },
 }
 
 #[hotpocket::contract(state = "notebook.json", npl_timeout_ms = 300)]
@@ -160,7 +164,21 @@ impl Notebook {
     }
 
     #[on_input]
-    fn note(&mut self, ctx: &mut Round, user: &User, text: String) -> Result<()> {
+    fn note(
+        &mut self,
+        ctx: &mut Round,
+        user: &User,
+        text: Result<String, Rejection>,
+    ) -> Result<()> {
+        let text = match text {
+            Ok(text) => text,
+            Err(why) => {
+                return user.send_json(&Reply::Error {
+                    kind: "not_text",
+                    reason: why.to_string(),
+                });
+            }
+        };
         let ledger = ctx.lcl_seq_no().unwrap_or_default();
         self.taken = self.taken.saturating_add(1);
         self.notes.push(Note {
@@ -269,5 +287,23 @@ mod tests {
         assert_eq!(notebook.recoveries.len(), 1);
         assert_eq!(notebook.recoveries[0].removed, [key(2)]);
         assert!(notebook.heard.is_empty(), "not saved");
+    }
+
+    #[test]
+    fn an_input_that_is_not_text_is_answered_and_not_noted() {
+        let mut notebook = Notebook::default();
+        let out = TestRound::new()
+            .input("alice", b"ok\xff")
+            .input("alice", "milk")
+            .run(&mut notebook);
+        assert_eq!(
+            out.outputs("alice"),
+            [
+                r#"{"error":{"kind":"not_text","reason":"input is not valid UTF-8: invalid byte at offset 2"}}"#,
+                r#"{"noted":{"number":1,"ledger":1}}"#,
+            ]
+        );
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert_eq!(notebook.notes.len(), 1);
     }
 }

@@ -11,7 +11,7 @@ use syn::{Expr, ExprLit, Lit, Token};
 
 use crate::diag::Errors;
 
-const EXPECTED_KEYS: &str = "expected `state`, `store`, `npl_timeout_ms` or `crate`";
+const EXPECTED_KEYS: &str = "expected `state`, `store`, `npl_timeout_ms`, `error_reply` or `crate`";
 
 /// The options as written, each with the span of its key. An option that
 /// failed to parse is left `None` (its error is already recorded).
@@ -20,6 +20,7 @@ pub(crate) struct ContractArgs {
     state: Option<(String, Span)>,
     store: Option<Span>,
     npl_timeout_ms: Option<(u64, Span)>,
+    error_reply: Option<(syn::ExprPath, Span)>,
     krate: Option<(syn::Path, Span)>,
 }
 
@@ -33,6 +34,9 @@ pub(crate) struct Options {
     pub(crate) store: bool,
     /// `npl_timeout_ms = N`: the NPL phase's time budget.
     pub(crate) npl_timeout_ms: Option<u64>,
+    /// `error_reply = path`: the function that answers an input its handler
+    /// did not (`fn(&Self, &InputFailure<'_>) -> Option<Vec<u8>>`).
+    pub(crate) error_reply: Option<syn::ExprPath>,
     /// `crate = ".."`: the path of the runtime crate, `::hotpocket` by default.
     pub(crate) krate: syn::Path,
 }
@@ -74,6 +78,7 @@ impl ContractArgs {
             Key::State => self.state.is_some(),
             Key::Store => self.store.is_some(),
             Key::NplTimeoutMs => self.npl_timeout_ms.is_some(),
+            Key::ErrorReply => self.error_reply.is_some(),
             Key::Crate => self.krate.is_some(),
         };
         if already_set {
@@ -85,6 +90,7 @@ impl ContractArgs {
             Key::State => self.state = keep(parse_state(&value), span, errors),
             Key::Store => {}
             Key::NplTimeoutMs => self.npl_timeout_ms = keep(parse_timeout(&value), span, errors),
+            Key::ErrorReply => self.error_reply = keep(parse_error_reply(value), span, errors),
             Key::Crate => self.krate = keep(parse_crate(&value), span, errors),
         }
         Ok(())
@@ -122,10 +128,16 @@ impl ContractArgs {
                 "`npl_timeout_ms` has no effect without an `#[on_npl]` handler",
             );
         }
+        if let Some((_, span)) = &self.state
+            && crate::serde_dep::manifest_lacks_serde()
+        {
+            errors.at(*span, crate::serde_dep::MISSING_SERDE);
+        }
         Options {
             state_file: self.state.map(|(file, _)| file),
             store: self.store.is_some(),
             npl_timeout_ms: self.npl_timeout_ms.map(|(ms, _)| ms),
+            error_reply: self.error_reply.map(|(path, _)| path),
             krate: self.krate.map_or_else(default_crate, |(path, _)| path),
         }
     }
@@ -150,17 +162,25 @@ enum Key {
     State,
     Store,
     NplTimeoutMs,
+    ErrorReply,
     Crate,
 }
 
 impl Key {
-    const ALL: [Key; 4] = [Key::State, Key::Store, Key::NplTimeoutMs, Key::Crate];
+    const ALL: [Key; 5] = [
+        Key::State,
+        Key::Store,
+        Key::NplTimeoutMs,
+        Key::ErrorReply,
+        Key::Crate,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Key::State => "state",
             Key::Store => "store",
             Key::NplTimeoutMs => "npl_timeout_ms",
+            Key::ErrorReply => "error_reply",
             Key::Crate => "crate",
         }
     }
@@ -170,6 +190,7 @@ impl Key {
             Key::State => "`state = \"state.json\"`",
             Key::Store => "`store`",
             Key::NplTimeoutMs => "`npl_timeout_ms = 500`",
+            Key::ErrorReply => "`error_reply = Self::error_reply`",
             Key::Crate => "`crate = \"hotpocket\"`",
         }
     }
@@ -227,6 +248,17 @@ fn parse_timeout(value: &Expr) -> syn::Result<u64> {
         Err(_) => Err(syn::Error::new_spanned(
             lit,
             "`npl_timeout_ms` must fit in a `u64`",
+        )),
+    }
+}
+
+fn parse_error_reply(value: Expr) -> syn::Result<syn::ExprPath> {
+    match value {
+        Expr::Path(path) if path.attrs.is_empty() => Ok(path),
+        Expr::Group(group) => parse_error_reply(*group.expr),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected the path of a function `fn(&Self, &hotpocket::InputFailure<'_>) -> Option<Vec<u8>>`, e.g. `error_reply = Self::error_reply`",
         )),
     }
 }

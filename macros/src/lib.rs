@@ -30,6 +30,7 @@ mod diag;
 mod expand;
 mod model;
 mod paths;
+mod serde_dep;
 
 use proc_macro::TokenStream;
 

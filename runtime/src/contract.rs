@@ -3,6 +3,7 @@
 //! is in `lifecycle`, the process entry in `engine`.
 
 use crate::error::Result;
+use crate::failure::InputFailure;
 use crate::handler::HandlerError;
 use crate::round::{Node, Npl, Round, User};
 use crate::state::StateCodec;
@@ -73,6 +74,14 @@ pub trait Contract: Sized + 'static {
     /// A hand-written impl that saves with [`save_state`](crate::state::save_state)
     /// returns `Some(hotpocket::state::json_codec(FILE))`.
     fn state_codec() -> Option<StateCodec<Self>> {
+        None
+    }
+
+    /// The reply a user gets for an input its handler did not answer
+    /// (`#[contract(error_reply = path)]`); `None`, the default, sends
+    /// nothing: the failure is only in the node's log (a read request still
+    /// gets the runtime's `error: <why>`).
+    fn error_reply(&self, _failure: &InputFailure<'_>) -> Option<Vec<u8>> {
         None
     }
 

@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_compact::{Error as Ed25519Error, KeyPair, PublicKey, Seed, Signature};
 
 /// What was wrong with a key or a signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,13 +51,13 @@ impl std::error::Error for CryptoError {}
 /// Signs `message` with a private key in the engine's form (`ed` + 128 hex);
 /// returns the signature as 128 lowercase hex characters.
 pub fn sign(private_key: &str, message: &[u8]) -> Result<String, CryptoError> {
-    let key = signing_key(private_key)?;
-    Ok(hex::encode(key.sign(message).to_bytes()))
+    Ok(hex::encode(sign_bytes(private_key, message)?))
 }
 
 /// Signs `message` with raw key bytes; for callers that already hold them.
 pub fn sign_bytes(private_key: &str, message: &[u8]) -> Result<[u8; 64], CryptoError> {
-    Ok(signing_key(private_key)?.sign(message).to_bytes())
+    // No noise: deterministic RFC 8032 signatures, as libsodium makes.
+    Ok(*key_pair(private_key)?.sk.sign(message, None))
 }
 
 /// Verifies a hex signature over `message` with a public key in the engine's
@@ -74,12 +74,16 @@ pub fn verify_bytes(
     message: &[u8],
     signature: &[u8; 64],
 ) -> Result<(), CryptoError> {
-    let key = VerifyingKey::from_bytes(public_key)
-        .map_err(|_| CryptoError::BadKey("not a point on the curve".into()))?;
-    // libsodium refuses small-order keys and non-canonical encodings, as the
-    // strict check does.
-    key.verify_strict(message, &Signature::from_bytes(signature))
-        .map_err(|_| CryptoError::Mismatch)
+    // The checks are libsodium's (same author): small-order keys and R,
+    // non-canonical S and point encodings are refused.
+    let key = PublicKey::new(*public_key);
+    match key.verify(message, &Signature::new(*signature)) {
+        Ok(()) => Ok(()),
+        Err(Ed25519Error::InvalidPublicKey) => {
+            Err(CryptoError::BadKey("not a point on the curve".into()))
+        }
+        Err(_) => Err(CryptoError::Mismatch),
+    }
 }
 
 /// The 32 key bytes of a public key in the engine's form, prefix skipped.
@@ -91,23 +95,28 @@ pub fn public_key_bytes(public_key: &str) -> Result<[u8; 32], CryptoError> {
 }
 
 /// Derives the engine-form key pair (public, private) of a 32-byte seed.
-pub fn keys_from_seed(seed: &[u8; 32]) -> (String, String) {
-    let key = SigningKey::from_bytes(seed);
-    (
-        format!("ed{}", hex::encode(key.verifying_key().to_bytes())),
-        format!("ed{}", hex::encode(key.to_keypair_bytes())),
-    )
+/// An all-zero seed is refused (it is no secret).
+pub fn keys_from_seed(seed: &[u8; 32]) -> Result<(String, String), CryptoError> {
+    let keys = KeyPair::try_from_seed(Seed::new(*seed))
+        .map_err(|_| CryptoError::BadKey("the seed is all zeros".into()))?;
+    Ok((
+        format!("ed{}", hex::encode(*keys.pk)),
+        format!("ed{}", hex::encode(*keys.sk)),
+    ))
 }
 
-fn signing_key(private_key: &str) -> Result<SigningKey, CryptoError> {
+fn key_pair(private_key: &str) -> Result<KeyPair, CryptoError> {
     let body = private_key
         .get(2..)
         .ok_or_else(|| CryptoError::BadKey("private key is too short".into()))?;
     let bytes: [u8; 64] =
         decode_fixed(body, "private key").map_err(|why| CryptoError::BadKey(why.to_string()))?;
-    SigningKey::from_keypair_bytes(&bytes).map_err(|_| {
+    let keys = KeyPair::from_slice(&bytes)
+        .map_err(|_| CryptoError::BadKey("private key has the wrong length".into()))?;
+    keys.validate().map_err(|_| {
         CryptoError::BadKey("private key's public half does not match its seed".into())
-    })
+    })?;
+    Ok(keys)
 }
 
 fn decode_fixed<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
@@ -131,7 +140,7 @@ mod tests {
     #[test]
     fn rfc8032_vector_in_engine_form() {
         let seed: [u8; 32] = decode_fixed(SEED, "seed").unwrap();
-        let (public, private) = keys_from_seed(&seed);
+        let (public, private) = keys_from_seed(&seed).unwrap();
         assert_eq!(public, format!("ed{PK}"));
         assert_eq!(private, format!("ed{SEED}{PK}"));
         assert_eq!(sign(&private, &[0x72]).unwrap(), SIG);
@@ -157,5 +166,9 @@ mod tests {
             matches!(sign(&wrong_half, b""), Err(CryptoError::BadKey(w)) if w.contains("does not match"))
         );
         assert!(matches!(sign("e", b""), Err(CryptoError::BadKey(_))));
+        assert!(keys_from_seed(&[0; 32]).is_err());
+        // The identity point has small order: libsodium refuses it as a key.
+        let identity = format!("ed01{}", "00".repeat(31));
+        assert!(verify(&identity, b"", SIG).is_err());
     }
 }

@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as a contract input",
     label = "not an input extractor",
-    note = "an input argument must be one of `&[u8]`, `Vec<u8>`, `&str`, `String` or `Json<T>` (T: serde::de::DeserializeOwned), or a type implementing `hotpocket::FromInput`"
+    note = "an input argument must be one of `&[u8]`, `Vec<u8>`, `&str`, `String` or `Json<T>` (T: serde::de::DeserializeOwned, an owned type), `Result<E, Rejection>` with `E` one of those (to answer a refused input yourself), or a type implementing `hotpocket::FromInput`"
 )]
 pub trait FromInput<'a>: Sized {
     /// Converts the input's bytes, or says why they are not acceptable.

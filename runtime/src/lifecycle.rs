@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::args::InputRef;
 use crate::channels::{InputBytes, InputFile, NplRecv, PacketSocket};
 use crate::contract::{Contract, DEFAULT_NPL_TIMEOUT_MS};
+use crate::failure::{FailureKind, InputFailure};
 use crate::handler::HandlerError;
 use crate::panic::{guarded, install_panic_hook};
 use crate::round::{Node, Npl, Round, User};
@@ -175,7 +176,59 @@ fn run_input<C: Contract>(
     if round.is_read_only() {
         answer_read(contract, round, user, &bytes, place, reporter);
     } else {
-        call(reporter, place, || contract.on_input(round, user, &bytes));
+        let result = guarded(|| contract.on_input(round, user, &bytes));
+        if let Some((kind, message)) = failure_of(result) {
+            reporter.report(format!("{}: {}", place(), log_text(kind, &message)));
+            let failure = InputFailure::new(kind, &message, false);
+            send_error_reply(contract, user, &failure, reporter);
+        }
+    }
+}
+
+/// How a handler call failed (`None`: it did not): the kind and the text
+/// the contract's error reply may show (a panic's only for the log).
+fn failure_of(
+    result: std::result::Result<Result<(), HandlerError>, String>,
+) -> Option<(FailureKind, String)> {
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(HandlerError::Extract(e))) => Some((FailureKind::Rejected, e.to_string())),
+        Ok(Err(HandlerError::Failed(m))) => Some((FailureKind::Failed, m)),
+        Err(panic) => Some((FailureKind::Panicked, panic)),
+    }
+}
+
+/// The node's log line for a failure, as `call` words it.
+fn log_text(kind: FailureKind, message: &str) -> String {
+    match kind {
+        FailureKind::Failed => format!("handler returned an error: {message}"),
+        FailureKind::Panicked => format!("handler panicked: {message}"),
+        FailureKind::Rejected | FailureKind::NoHandler => message.to_owned(),
+    }
+}
+
+/// Sends the contract's error reply for `failure`, if it has one (the
+/// default has none: the failure is only logged). Whether a reply went out.
+fn send_error_reply<C: Contract>(
+    contract: &C,
+    user: &User,
+    failure: &InputFailure<'_>,
+    reporter: &mut Reporter,
+) -> bool {
+    let reply = match guarded(|| contract.error_reply(failure)) {
+        Ok(Some(reply)) => reply,
+        Ok(None) => return false,
+        Err(msg) => {
+            reporter.report(format!("error_reply panicked: {msg}"));
+            return false;
+        }
+    };
+    match user.send(reply) {
+        Ok(()) => true,
+        Err(e) => {
+            reporter.report(format!("{e}"));
+            false
+        }
     }
 }
 
@@ -223,28 +276,33 @@ fn answer_read<C: Contract>(
     reporter: &mut Reporter,
 ) {
     let before = user.sent_count();
-    // (what the node's log says, what the user is told)
-    let failure: Option<(String, String)> = if C::HAS_READ_REQUEST {
-        match guarded(|| contract.on_read_request(round, user, input)) {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some((e.to_string(), e.to_string())),
-            // The panic's text stays in the node's log, not in the reply.
-            Err(msg) => Some((
-                format!("handler panicked: {msg}"),
-                "the contract failed on this read request".to_owned(),
-            )),
-        }
+    let failure = if C::HAS_READ_REQUEST {
+        failure_of(guarded(|| contract.on_read_request(round, user, input)))
     } else {
-        Some((NO_READ_HANDLER.to_owned(), NO_READ_HANDLER.to_owned()))
+        Some((FailureKind::NoHandler, NO_READ_HANDLER.to_owned()))
     };
-    if let Some((log, _)) = &failure {
-        reporter.report(format!("{}: {log}", place()));
-    }
-    if user.sent_count() == before {
-        let why = failure.map_or_else(|| "the contract sent no reply".to_owned(), |(_, r)| r);
-        if let Err(e) = user.send(format!("error: {why}")) {
-            reporter.report(format!("{e}"));
+    let Some((kind, message)) = failure else {
+        if user.sent_count() == before {
+            send_or_report(user, "error: the contract sent no reply", reporter);
         }
+        return;
+    };
+    reporter.report(format!("{}: {}", place(), log_text(kind, &message)));
+    let failure = InputFailure::new(kind, &message, true);
+    if !send_error_reply(contract, user, &failure, reporter) && user.sent_count() == before {
+        // The panic's text stays in the node's log, not in the reply.
+        let why = match kind {
+            FailureKind::Panicked => "the contract failed on this read request".to_owned(),
+            FailureKind::Failed => format!("handler returned an error: {message}"),
+            _ => message,
+        };
+        send_or_report(user, &format!("error: {why}"), reporter);
+    }
+}
+
+fn send_or_report(user: &User, reply: &str, reporter: &mut Reporter) {
+    if let Err(e) = user.send(reply) {
+        reporter.report(format!("{e}"));
     }
 }
 
@@ -836,6 +894,80 @@ mod tests {
                     .map_err(|e| HandlerError::Failed(e.to_string())),
             }
         }
+    }
+
+    /// `Replier`'s handlers with an error reply naming the failure's kind,
+    /// message and mode; `None` for `quiet` failures.
+    struct Explainer;
+    impl Contract for Explainer {
+        const HAS_READ_REQUEST: bool = true;
+        fn load() -> Result<Self> {
+            Ok(Explainer)
+        }
+        fn on_input(&mut self, r: &mut Round, u: &User, i: &[u8]) -> Result<(), HandlerError> {
+            match i {
+                b"bad" => Err(HandlerError::extract(crate::Error::Extract(
+                    "not a word".into(),
+                ))),
+                b"quiet" => Err(HandlerError::Failed("quiet".into())),
+                _ => Replier.on_read_request(r, u, i),
+            }
+        }
+        fn on_read_request(
+            &mut self,
+            r: &mut Round,
+            u: &User,
+            i: &[u8],
+        ) -> Result<(), HandlerError> {
+            self.on_input(r, u, i)
+        }
+        fn error_reply(&self, failure: &InputFailure<'_>) -> Option<Vec<u8>> {
+            let read = if failure.is_read_request() {
+                "read"
+            } else {
+                "input"
+            };
+            (failure.message() != "quiet")
+                .then(|| format!("{:?} {read}: {failure}", failure.kind()).into_bytes())
+        }
+    }
+
+    #[test]
+    fn error_reply_answers_every_failed_input_without_a_panics_text() {
+        let inputs = ["bad", "err", "panic", "quiet", "ok"];
+        let run = |round: TestRound| {
+            let round = inputs.iter().fold(round, |r, i| r.input("u", i));
+            round.run(&mut Explainer)
+        };
+        let out = run(TestRound::new());
+        assert_eq!(
+            out.outputs("u"),
+            [
+                "Rejected input: not a word",
+                "Failed input: nope",
+                "Panicked input: the contract failed on this input",
+                "fine",
+            ]
+        );
+        // Still logged, the panic with its text.
+        assert_eq!(out.problems.len(), 4, "{:?}", out.problems);
+        assert!(out.problems[2].contains("handler panicked: secret detail"));
+        assert!(!out.outputs("u").concat().contains("secret"));
+
+        // Read requests: the contract's reply instead of the runtime's; a
+        // failure it has no reply for still gets `error: <why>`.
+        let read = |input: &str| {
+            let out = TestRound::read_request()
+                .input("u", input)
+                .run(&mut Explainer);
+            out.outputs("u")
+        };
+        assert_eq!(read("err"), ["Failed read: nope"]);
+        assert_eq!(
+            read("panic"),
+            ["Panicked read: the contract failed on this input"]
+        );
+        assert_eq!(read("quiet"), ["error: handler returned an error: quiet"]);
     }
 
     /// A stateful contract persisting to a test directory.

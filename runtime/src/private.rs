@@ -10,6 +10,7 @@ pub use crate::contract::Contract;
 pub use crate::engine::run;
 pub use crate::error::Error;
 pub use crate::extract::FromInput;
+pub use crate::failure::InputFailure;
 pub use crate::handler::{HandlerError, IntoHandlerResult, IntoNplResult};
 pub use crate::round::{Node, Npl, Round, User};
 pub use crate::state::{StateCodec, json_codec};

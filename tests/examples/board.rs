@@ -1,6 +1,6 @@
 //! examples/board.rs on a simulated 3-node cluster: SQL posts stamped with
 //! the round's time, a random draw that every node makes alike, read
-//! requests, and refusals.
+//! requests, and refusals (a malformed input among them).
 
 use hotpocket::sim::Cluster;
 
@@ -31,6 +31,14 @@ fn posts_draws_and_reads_agree_on_three_nodes() {
     let r = c.round().unwrap();
     r.assert_agree().assert_success();
     assert_eq!(one(&r, "bob")["error"]["kind"], "no_posts");
+    // A malformed input is answered, and changes nothing.
+    c.input("bob", "post hello");
+    let r = c.round().unwrap();
+    r.assert_agree().assert_success();
+    assert_eq!(
+        one(&r, "bob"),
+        serde_json::json!({"error": {"kind": "bad_command", "reason": "expected value at line 1 column 1"}})
+    );
 
     let mut ats = Vec::new();
     for i in 0..6 {

@@ -20,6 +20,11 @@ pub(super) fn generate(contract: &Contract, private: &Private<'_>) -> TokenStrea
         .handlers
         .iter()
         .map(|handler| shim(private, handler));
+    let error_reply = contract
+        .options
+        .error_reply
+        .as_ref()
+        .map(|path| error_reply(private, path));
     quote! {
         #[automatically_derived]
         #[allow(
@@ -31,6 +36,7 @@ pub(super) fn generate(contract: &Contract, private: &Private<'_>) -> TokenStrea
             #consts
             #load_save
             #(#shims)*
+            #error_reply
         }
     }
 }
@@ -70,6 +76,23 @@ fn consts(contract: &Contract) -> TokenStream {
         const NPL_TIMEOUT_MS: ::core::option::Option<::core::primitive::u64> = #npl_timeout_ms;
         const HAS_NPL: ::core::primitive::bool = #has_npl;
         const HAS_READ_REQUEST: ::core::primitive::bool = #has_read_request;
+    }
+}
+
+/// `error_reply = path`: the author's function answers failed inputs. The
+/// call carries the path's span, so a function of the wrong type is reported
+/// at the option.
+fn error_reply(private: &Private<'_>, path: &syn::ExprPath) -> TokenStream {
+    let failure = private.item("InputFailure");
+    let span = syn::spanned::Spanned::span(path);
+    let call = quote_spanned!(span=> #path(self, __hotpocket_failure));
+    quote! {
+        fn error_reply(
+            &self,
+            __hotpocket_failure: &#failure<'_>,
+        ) -> ::core::option::Option<::std::vec::Vec<::core::primitive::u8>> {
+            #call
+        }
     }
 }
 

@@ -159,6 +159,21 @@ fn options_become_constants_and_state_functions() {
 }
 
 #[test]
+fn error_reply_calls_the_authors_function() {
+    let out = expand(quote!(error_reply = Self::reply), counter());
+    let method = quote! {
+        fn error_reply(
+            &self,
+            __hotpocket_failure: &::hotpocket::__private::InputFailure<'_>,
+        ) -> ::core::option::Option<::std::vec::Vec<::core::primitive::u8>> {
+            Self::reply(self, __hotpocket_failure)
+        }
+    };
+    assert!(out.contains(&method.to_string()), "{out}");
+    assert!(!expand(quote!(), counter()).contains("fn error_reply"));
+}
+
+#[test]
 fn stateless_contract_starts_from_default() {
     let out = expand(quote!(), counter());
     let load = quote! {

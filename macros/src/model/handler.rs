@@ -121,7 +121,7 @@ fn check_qualifiers(kind: HandlerKind, sig: &Signature, errors: &mut Errors) {
             format_args!("{kind} handlers cannot be `async`; the round calls them one at a time"),
         );
     }
-    if let Some(token) = &sig.unsafety {
+    if let syn::Safety::Unsafe(token) = &sig.safety {
         errors.spanned(token, format_args!("{kind} handlers cannot be `unsafe`"));
     }
     if let Some(abi) = &sig.abi {
@@ -149,18 +149,17 @@ fn check_receiver(
     receiver: &syn::Receiver,
     errors: &mut Errors,
 ) -> Option<Receiver> {
-    let found = if receiver.colon_token.is_some() {
-        "a typed `self`"
-    } else if receiver.reference.is_some() {
-        return Some(if receiver.mutability.is_some() {
-            Receiver::RefMut
-        } else {
-            Receiver::Ref
-        });
-    } else if receiver.mutability.is_some() {
-        "`mut self`"
-    } else {
-        "`self`"
+    let found = match &receiver.kind {
+        syn::ReceiverKind::Reference(_, _, mutability) => {
+            return Some(if mutability.is_some() {
+                Receiver::RefMut
+            } else {
+                Receiver::Ref
+            });
+        }
+        syn::ReceiverKind::Typed(..) => "a typed `self`",
+        _ if receiver.mutability.is_some() => "`mut self`",
+        _ => "`self`",
     };
     errors.spanned(
         receiver,
@@ -242,6 +241,7 @@ fn check_param(
         (ParamKind::Input, _, _) => {
             let mut impl_traits = ImplTraits::default();
             impl_traits.visit_type(ty);
+            super::json_owned::check(ty, errors);
             impl_traits.report(kind, errors).then(|| {
                 Param::Input(InputArg {
                     ty: Box::new(ty.clone()),

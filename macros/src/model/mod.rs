@@ -3,6 +3,7 @@
 
 mod attrs;
 mod handler;
+mod json_owned;
 mod kind;
 #[cfg(test)]
 mod tests;
@@ -141,15 +142,18 @@ impl Contract {
 /// The block must be an inherent impl of one concrete type.
 fn check_impl_block(item: &ItemImpl, errors: &mut Errors) {
     const MESSAGE: &str = "put `#[contract]` on an inherent `impl` block";
-    if let Some(token) = &item.defaultness {
+    if let Some(token) = &item.modifiers.defaultness {
         errors.spanned(token, format_args!("{MESSAGE}, not a `default impl`"));
     }
     if let Some(token) = &item.unsafety {
         errors.spanned(token, format_args!("{MESSAGE}, not an `unsafe impl`"));
     }
-    if let Some((bang, path, for_token)) = &item.trait_ {
+    if let Some(bang) = &item.modifiers.polarity {
+        errors.spanned(bang, format_args!("{MESSAGE}, not a negative impl"));
+    }
+    if let Some((path, for_token)) = &item.trait_ {
         errors.spanned(
-            quote::quote!(#bang #path #for_token),
+            quote::quote!(#path #for_token),
             format_args!("{MESSAGE}, not a trait implementation"),
         );
     }

@@ -147,7 +147,19 @@ fn option_crate_path() {
 fn option_errors() {
     assert_eq!(
         errors(quote!(foo = 1), minimal()),
-        ["unknown option `foo`; expected `state`, `store`, `npl_timeout_ms` or `crate`"]
+        [
+            "unknown option `foo`; expected `state`, `store`, `npl_timeout_ms`, `error_reply` or `crate`"
+        ]
+    );
+    assert_eq!(
+        errors(quote!(error_reply = "reply"), minimal()),
+        [
+            "expected the path of a function `fn(&Self, &hotpocket::InputFailure<'_>) -> Option<Vec<u8>>`, e.g. `error_reply = Self::error_reply`"
+        ]
+    );
+    assert_eq!(
+        errors(quote!(error_reply), minimal()),
+        ["`error_reply` needs a value, e.g. `error_reply = Self::error_reply`"]
     );
     assert_eq!(
         errors(quote!(state = "a.json", state = "b.json"), minimal()),
@@ -180,7 +192,7 @@ fn option_errors() {
     assert_eq!(
         errors(quote!(bar(1, 2), state = "", npl_timeout_ms = 0), minimal()),
         [
-            "unknown option `bar`; expected `state`, `store`, `npl_timeout_ms` or `crate`",
+            "unknown option `bar`; expected `state`, `store`, `npl_timeout_ms`, `error_reply` or `crate`",
             "`state` must name a file in the contract's working directory, e.g. `state = \"state.json\"` (no `/`, not `.` or `..`)",
             "`npl_timeout_ms` must be greater than 0",
         ]
@@ -485,6 +497,30 @@ fn round_parameter_errors() {
             "expected `&mut Round`; `#[on_input]` handlers take `(&mut self, ctx: &mut Round, user: &User, input: E)` where `E` is an input extractor such as `&[u8]`, `&str` or `Json<T>`"
         ]
     );
+}
+
+#[test]
+fn json_of_a_borrowing_type_is_reported() {
+    for ty in [
+        quote!(Json<Cmd<'_>>),
+        quote!(Json<&str>),
+        quote!(Result<Json<(u8, &'a [u8])>, Rejection>),
+    ] {
+        let errors = handler_errors(
+            quote!(#[on_input] fn f(&mut self, ctx: &mut Round, user: &User, Json(c): #ty) {}),
+        );
+        assert_eq!(errors.len(), 1, "{ty}: {errors:?}");
+        assert!(
+            errors[0].starts_with("`Json<T>` needs an owned `T`"),
+            "{ty}: {errors:?}"
+        );
+    }
+    for ty in [quote!(Json<Cmd>), quote!(Json<&'static str>), quote!(&str)] {
+        let contract: ItemImpl = parse_quote!(impl C {
+            #[on_input] fn f(&mut self, ctx: &mut Round, user: &User, c: #ty) {}
+        });
+        valid(quote!(), contract);
+    }
 }
 
 #[test]

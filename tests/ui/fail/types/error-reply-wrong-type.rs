@@ -1,0 +1,16 @@
+use hotpocket::prelude::*;
+
+#[derive(Default)]
+struct C;
+
+#[hotpocket::contract(error_reply = Self::reply)]
+impl C {
+    #[on_input]
+    fn input(&mut self, _ctx: &mut Round, _user: &User, _input: &[u8]) {}
+}
+
+impl C {
+    fn reply(&self, failure: &InputFailure<'_>) -> String {
+        failure.to_string()
+    }
+}
