@@ -9,17 +9,8 @@ const assert = require('assert');
 
 const [base, nodes, unlCsv, adminKey] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4], process.argv[5]];
 const unl = unlCsv.split(',');
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+const { until } = require('./serve_wait');
 const hexKey = (k) => (typeof k === 'string' ? k : Buffer.from(k).toString('hex'));
-
-async function until(pred, ms, what) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return;
-    await wait(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function client(node, protocol, keys) {
   const c = await HP.createClient([`ws://127.0.0.1:${base + node}`], keys, { protocol, trustedServerKeys: unl });
