@@ -17,6 +17,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use hotpocket::prelude::*;
 
+/// A case's output, behind a label: a bare `[...]` or `{...}` (Debug text)
+/// would be flagged as a raw JSON output, and the catalogue measures
+/// determinism only.
+fn labelled(value: &str) -> String {
+    format!("value: {value}")
+}
+
 /// Hazard and control modules whose whole contract is "send this value to
 /// every user at the end of the round".
 macro_rules! end_case {
@@ -35,7 +42,7 @@ macro_rules! end_case {
                 fn report(&mut self, $ctx: &mut Round) -> Result<()> {
                     let value: String = $value;
                     for user in $ctx.users() {
-                        user.send(&value)?;
+                        user.send(labelled(&value))?;
                     }
                     Ok(())
                 }
@@ -87,7 +94,7 @@ macro_rules! npl_case {
                     let $arr = &self.arrived;
                     let value: String = $decide;
                     for user in ctx.users() {
-                        user.send(&value)?;
+                        user.send(labelled(&value))?;
                     }
                     Ok(())
                 }

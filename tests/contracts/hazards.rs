@@ -28,6 +28,20 @@ fn main() {
             s.write_all(&[0, 3]).expect("rest of header");
             s.write_all(b"two").expect("payload");
         }
+        // Outputs the engine's JSON user protocol inserts raw, fine and not.
+        "raw-json" => {
+            let fd = first.expect("a user");
+            for out in [
+                &br#"{"value":5}"#[..],
+                b"{abc}",
+                b"2",
+                b"-3",
+                b"1.50",
+                br#"{"total":9223372036854775807}"#,
+            ] {
+                raw::send(fd, out).expect("send");
+            }
+        }
         "big-npl" => {
             let npl = ctx.npl_fd().expect("npl");
             raw::packet(npl, &vec![b'n'; 140_000]).expect("npl");

@@ -8,7 +8,7 @@ const assert = require('assert');
 const [base, nodes, unlCsv] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4]];
 const unl = unlCsv.split(',');
 const url = (i) => `ws://127.0.0.1:${base + i}`;
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+const { until } = require('./serve_wait');
 
 async function client(i, protocol, trusted) {
   const keys = await HP.generateKeys();
@@ -19,15 +19,6 @@ async function client(i, protocol, trusted) {
   c.on(HP.events.ledgerEvent, (e) => ledgers.push(e));
   assert(await c.connect(), `connect to node ${i} (${protocol})`);
   return { c, outputs, ledgers };
-}
-
-async function until(pred, ms, what) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pred()) return;
-    await wait(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const text = (o) => (Buffer.isBuffer(o) ? o.toString() : typeof o === 'string' ? o : JSON.stringify(o));

@@ -156,6 +156,58 @@ fn incomplete_last_output_is_delivered() {
 }
 
 #[test]
+fn outputs_a_json_client_would_not_get_as_written() {
+    let mut c = Cluster::builder(HAZARDS)
+        .user("alice")
+        .env("HAZARD", "raw-json")
+        .build()
+        .unwrap();
+    let consensus = c.round().unwrap();
+    let read = c.read("alice", b"x").unwrap();
+    for r in [&consensus, &read] {
+        r.assert_hazard(HazardKind::RawJsonOutput);
+        let flagged: Vec<(usize, String)> = r
+            .node(0)
+            .hazards
+            .iter()
+            .filter_map(|h| match h {
+                Hazard::RawJsonOutput {
+                    user,
+                    message,
+                    problem,
+                    ..
+                } if user == "alice" => Some((*message, problem.to_string())),
+                _ => None,
+            })
+            .collect();
+        // `{"value":5}`, `2` and `-3` reach a JSON client as written.
+        assert_eq!(
+            flagged.iter().map(|f| f.0).collect::<Vec<_>>(),
+            [1, 4, 5],
+            "{flagged:?}"
+        );
+        assert!(flagged[0].1.contains("not valid JSON"), "{flagged:?}");
+        assert!(
+            flagged[1].1.contains("the number 1.50 as 1.5"),
+            "{flagged:?}"
+        );
+        assert!(
+            flagged[2]
+                .1
+                .contains("the number 9223372036854775807 as 9223372036854776000"),
+            "{flagged:?}"
+        );
+        // Every node sees the same outputs, so every node flags them.
+        assert!(r.nodes.iter().all(|n| n.hazards.len() == 3));
+    }
+    let text = consensus.to_string();
+    assert!(
+        text.contains(r#"HAZARD: output #1 to alice ("{abc}") looks like JSON"#),
+        "{text}"
+    );
+}
+
+#[test]
 fn read_request_writing_state() {
     let mut c = Cluster::builder(HAZARDS)
         .user("alice")

@@ -3,8 +3,9 @@
 //! the counter example on 3 nodes (JSON and BSON, every node, inputs,
 //! outputs, reads, status, lcl, ledger events and queries); the echo test
 //! contract, whose string outputs the client verifies in JSON mode too, with
-//! 50 clients × 20 inputs at once; and a client sending each kind of bad
-//! message while a good client carries on.
+//! 50 clients × 20 inputs at once; the admin example changing the UNL
+//! under subscribed clients; and a client sending each kind of bad message
+//! while a good client carries on.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -83,12 +84,24 @@ fn free_base(nodes: usize) -> u16 {
 
 impl Served {
     fn start(bin: PathBuf, nodes: usize, round_ms: u64) -> Served {
+        Served::start_with(bin, nodes, round_ms, &[])
+    }
+
+    /// [`start`](Self::start) with these environment variables for the contract.
+    fn start_with(bin: PathBuf, nodes: usize, round_ms: u64, env: &[(&str, &str)]) -> Served {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let base = free_base(nodes);
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(Vec::new()));
         let (s, l) = (Arc::clone(&stop), Arc::clone(&log));
         let thread = thread::spawn(move || {
-            let cluster = Cluster::builder(bin).nodes(nodes).build().unwrap();
+            let builder = env
+                .iter()
+                .fold(Cluster::builder(bin).nodes(nodes), |b, (k, v)| b.env(k, v));
+            let cluster = builder.build().unwrap();
             let opts = ServeOptions {
                 port: base,
                 round_time: Duration::from_millis(round_ms),
@@ -188,6 +201,26 @@ fn fifty_clients_with_twenty_inputs_each_get_verified_outputs_in_nonce_order() {
         busy.iter().all(|l| l.contains("all 3 nodes agree")),
         "{log:?}"
     );
+}
+
+#[test]
+fn a_unl_change_reaches_subscribed_clients_and_later_outputs_still_verify() {
+    let admin = KeyPair::user("admin");
+    let served = Served::start_with(
+        cargo_example("admin").unwrap(),
+        3,
+        300,
+        &[("ADMINS", admin.public_key.as_str())],
+    );
+    let out = served.script("serve_unl.js", &[&admin.private_key]);
+    println!("{out}");
+    assert!(out.ends_with("ok\n"), "{out}");
+    let log = served.log_lines();
+    assert!(
+        log.iter().any(|l| l.starts_with("UNL changed: ")),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("DISAGREE")), "{log:?}");
 }
 
 #[test]

@@ -15,7 +15,8 @@ use super::super::keys::KeyPair;
 use super::super::npl::NplHub;
 use super::super::report::StateSnapshot as Snapshot;
 use super::super::report::{
-    ConfigUpdate, Hazard, Mode, NodeReport, PATCH_CFG, PatchChange, RoundReport, verdict,
+    ConfigUpdate, Hazard, Mode, NodeReport, PATCH_CFG, PatchChange, RoundReport, raw_json_hazards,
+    verdict,
 };
 use super::super::snapshot;
 use super::store::release_free_memory;
@@ -500,6 +501,8 @@ impl Cluster {
                     let _ = fs::remove_dir_all(n.dir.join("ro"));
                 }
             }
+            let raw = raw_json_hazards(&report.outputs);
+            report.hazards.extend(raw);
             nodes.push(report);
         }
         Ok((nodes, patch_files))

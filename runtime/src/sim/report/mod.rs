@@ -5,6 +5,7 @@
 //! deterministic contract give equal reports apart from timing and resource
 //! usage, which are kept in their own fields and never enter the verdict.
 
+mod raw_json;
 mod render;
 mod round;
 mod types;
@@ -13,6 +14,7 @@ mod verdict;
 #[cfg(test)]
 use std::{collections::BTreeMap, time::Duration};
 
+pub(crate) use raw_json::raw_json_hazards;
 pub use render::render_bytes;
 pub use round::RoundReport;
 pub(crate) use types::mode_text;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub use crate::args::Mode;
 use crate::config::PatchConfig;
+use crate::sim::serve::embed::RawProblem;
 
 use super::super::config::ConfigChange;
 
@@ -335,6 +336,21 @@ pub enum Hazard {
         /// Why the file is invalid.
         message: String,
     },
+    /// An output the engine's JSON user protocol inserts raw (it looks like
+    /// JSON) that a JSON-protocol client does not receive as written: not
+    /// valid JSON (the client drops the whole message), or a number
+    /// JavaScript changes. BSON clients get the bytes. See
+    /// [`embed::raw_problem`](crate::sim::serve::embed::raw_problem).
+    RawJsonOutput {
+        /// The user's name.
+        user: String,
+        /// The output's index among the user's outputs of the round.
+        message: usize,
+        /// The output, rendered (cut if long).
+        output: String,
+        /// What goes wrong.
+        problem: RawProblem,
+    },
 }
 
 /// The kind of a [`Hazard`], for matching in tests.
@@ -356,6 +372,7 @@ pub enum HazardKind {
     UnansweredRead,
     IgnoredControlMessage,
     InvalidPatchConfig,
+    RawJsonOutput,
 }
 
 impl Hazard {
@@ -377,6 +394,7 @@ impl Hazard {
             Hazard::UnansweredRead { .. } => HazardKind::UnansweredRead,
             Hazard::IgnoredControlMessage { .. } => HazardKind::IgnoredControlMessage,
             Hazard::InvalidPatchConfig { .. } => HazardKind::InvalidPatchConfig,
+            Hazard::RawJsonOutput { .. } => HazardKind::RawJsonOutput,
         }
     }
 }
@@ -452,6 +470,17 @@ impl fmt::Display for Hazard {
                 f,
                 "invalid ../patch.cfg: {message}; the engine would reject this patch.cfg and \
                  stall this node (no further executions until the file is fixed)"
+            ),
+            Hazard::RawJsonOutput {
+                user,
+                message,
+                output,
+                problem,
+            } => write!(
+                f,
+                "output #{message} to {user} ({output}) looks like JSON, so the engine's JSON user \
+                 protocol inserts it raw: {problem}; send it as a string that does not \
+                 look like JSON, or have clients use BSON"
             ),
         }
     }

@@ -86,6 +86,10 @@ impl Backend for Cluster {
                 },
                 timestamp: r.timestamp,
                 nodes,
+                unl: r
+                    .config_applied
+                    .as_ref()
+                    .map(|u| u.config.unl.iter().map(|k| key_bytes(k)).collect()),
             },
             summary: summary(&r),
         })
@@ -123,6 +127,17 @@ pub fn serve(
         nodes: (0..nodes).map(KeyPair::node).collect(),
     };
     let mut hub = Hub::new(cfg);
+    // A kept state may carry a UNL changed in an earlier run (before the
+    // first round the configuration's UNL is still empty: every node).
+    let unl: Vec<Vec<u8>> = cluster
+        .patch_config()
+        .unl
+        .iter()
+        .map(|k| key_bytes(k))
+        .collect();
+    if !unl.is_empty() {
+        hub.change_unl(&unl);
+    }
     if resumed {
         let (seq_no, hash) = cluster.lcl();
         hub.resume_at(LedgerId {

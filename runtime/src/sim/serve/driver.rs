@@ -175,6 +175,7 @@ mod tests {
                     },
                     timestamp: self.seq,
                     nodes: vec![node.clone(), node],
+                    unl: None,
                 },
                 summary: "all 2 nodes agree, 0 hazards".into(),
             })

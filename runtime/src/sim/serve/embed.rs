@@ -1,14 +1,20 @@
-//! How hpcore puts an output into a JSON message, quirk included.
+//! How hpcore puts an output into a JSON message, quirk included, and which
+//! outputs a JSON client then does not receive as written.
 //!
 //! `usrmsg_json.cpp is_json_string` decides per output: bytes that start and
 //! end with `""`, `{}` or `[]`, that are `true` or `false`, or that consist of
 //! digits with at most one `.` are inserted **raw**, unchecked; everything
-//! else (the empty output included) goes through the JSON encoder as a
-//! string. So a raw output reaches a JSON client as a parsed value (`"2"`
-//! as the number 2, `{"a":1}` as an object) that the client's output-hash
-//! check cannot verify, and a raw output that is not valid JSON (`{abc}`,
-//! `007`, `.`) makes the whole message unparsable: the client drops it and
-//! the user loses every output of that message.
+//! else (the empty output, `null` and negative numbers included) goes through
+//! the JSON encoder as a string. So a raw output reaches a JSON client as a
+//! parsed value (`"2"` as the number 2, `{"a":1}` as an object) that the
+//! client's output-hash check cannot verify, and a raw output that is not
+//! valid JSON (`{abc}`, `007`, `.`) makes the whole message unparsable: the
+//! client drops it and the user loses every output of that message.
+//!
+//! [`raw_problem`] picks out the raw outputs a client cannot get back: the
+//! invalid ones, and numbers JavaScript's `JSON.parse` changes. The
+//! simulator's report flags them in every run (served or not); a raw value
+//! the client reads back as written (an object, `2`, `true`) is not flagged.
 
 /// How the engine embeds one output in a JSON message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +58,144 @@ pub fn embedding(output: &[u8]) -> Embedding {
     } else {
         Embedding::RawInvalid
     }
+}
+
+/// Why a JSON client does not get a raw output as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawProblem {
+    /// Not valid JSON (`{abc}`, `007`, `1.`): the engine's message carrying
+    /// it is unparsable and the client drops it whole.
+    Invalid,
+    /// Not valid UTF-8: the client decodes the message with replacement
+    /// characters, so at best it parses something else.
+    NotUtf8,
+    /// A number JavaScript reads as another text: the client's `JSON.parse`
+    /// makes every number a double, so `1.50` reads as `1.5`, `1.0` as `1`
+    /// and digits beyond 2^53 are rounded, inside an object too.
+    Number {
+        /// The number as the output writes it.
+        written: String,
+        /// What `String(n)` gives back for the number the client holds.
+        read: String,
+    },
+}
+
+impl std::fmt::Display for RawProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RawProblem::Invalid => f.write_str(
+                "it is not valid JSON, so the engine's JSON message carrying it is unparsable: \
+                 a JSON-protocol client drops that message whole, with every output in it",
+            ),
+            RawProblem::NotUtf8 => f.write_str(
+                "it is not valid UTF-8: a JSON-protocol client decodes it with replacement characters",
+            ),
+            RawProblem::Number { written, read } => write!(
+                f,
+                "a JSON-protocol client parses the number {written} as {read} \
+                 (JavaScript numbers are doubles)"
+            ),
+        }
+    }
+}
+
+/// What a JSON-protocol client gets wrong about this output, if anything:
+/// `None` for outputs sent as strings and for raw values it reads back as
+/// written. A bare number counts as read back when JavaScript's `String(n)`
+/// gives the same text (`2`, `0.5`; not `1.50`), since a client that needs
+/// the text can then always recover it, whichever way the engine embedded it
+/// (`-3` comes as a string, `2` as a number).
+pub fn raw_problem(output: &[u8]) -> Option<RawProblem> {
+    if !embedded_raw(output) {
+        return None;
+    }
+    let Ok(text) = std::str::from_utf8(output) else {
+        return Some(RawProblem::NotUtf8);
+    };
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+        return Some(RawProblem::Invalid);
+    }
+    if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        let read = js_number_text(text.parse().ok()?);
+        return (read != text).then(|| RawProblem::Number {
+            written: text.to_owned(),
+            read,
+        });
+    }
+    rounded_integer(text)
+}
+
+/// The first integer literal outside strings that a double cannot hold.
+fn rounded_integer(json: &str) -> Option<RawProblem> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut token = String::new();
+    // A trailing space ends a literal at the very end.
+    for c in json.chars().chain([' ']) {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E') {
+            token.push(c);
+            continue;
+        }
+        in_string = c == '"';
+        let literal = std::mem::take(&mut token);
+        if literal.is_empty() || literal.contains(['.', 'e', 'E']) {
+            continue;
+        }
+        let Ok(n) = literal.parse::<f64>() else {
+            continue;
+        };
+        // Up to 2^53 every integer is exact in a double.
+        if n.abs() > 9_007_199_254_740_992.0 && js_number_text(n) != literal {
+            return Some(RawProblem::Number {
+                written: literal,
+                read: js_number_text(n),
+            });
+        }
+    }
+    None
+}
+
+/// JavaScript's `Number.prototype.toString()` for a finite or infinite
+/// double (ECMA-262 Number::toString): the shortest round-trip digits, in
+/// plain notation from 1e-6 up to 1e21 and in exponent notation beyond.
+fn js_number_text(n: f64) -> String {
+    if n == 0.0 {
+        return "0".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    // `{:e}` gives Rust's shortest round-trip digits, as JavaScript's.
+    let sci = format!("{:e}", n.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let k = i64::try_from(digits.len()).unwrap_or(i64::MAX);
+    let e = exp.parse::<i64>().unwrap_or(0) + 1;
+    let zeros = |count: i64| "0".repeat(usize::try_from(count).unwrap_or(0));
+    let body = if k <= e && e <= 21 {
+        format!("{digits}{}", zeros(e - k))
+    } else if 0 < e && e <= 21 {
+        let split = usize::try_from(e).unwrap_or(0).min(digits.len());
+        let (whole, fraction) = digits.split_at(split);
+        format!("{whole}.{fraction}")
+    } else if -6 < e && e <= 0 {
+        format!("0.{}{digits}", zeros(-e))
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let dot = if rest.is_empty() { "" } else { "." };
+        let sign = if e > 0 { "+" } else { "-" };
+        format!("{first}{dot}{rest}e{sign}{}", (e - 1).abs())
+    };
+    if n < 0.0 { format!("-{body}") } else { body }
 }
 
 /// Appends the output to a JSON message exactly as hpcore does: raw, or as
@@ -116,5 +260,76 @@ mod tests {
         m.push(b',');
         push_output(&mut m, b"");
         assert_eq!(m, br#"2,"say \"hi\"\n","""#);
+    }
+
+    fn number(written: &str, read: &str) -> Option<RawProblem> {
+        Some(RawProblem::Number {
+            written: written.into(),
+            read: read.into(),
+        })
+    }
+
+    #[test]
+    fn outputs_a_json_client_reads_back_are_not_problems() {
+        for fine in [
+            &b"2"[..],
+            b"0",
+            b"0.5",
+            b"10.25",
+            b"9007199254740992",
+            b"-3",
+            b"hello",
+            b"",
+            b"true",
+            b"\"x\"",
+            b"{\"value\":5,\"changes\":1}",
+            b"[1,-2,3.50,\"12345678901234567890\"]",
+            b"{\"big\":-9007199254740992,\"e\":1e300}",
+        ] {
+            assert_eq!(raw_problem(fine), None, "{}", String::from_utf8_lossy(fine));
+        }
+    }
+
+    #[test]
+    fn invalid_raw_outputs_and_changed_numbers_are_problems() {
+        assert_eq!(raw_problem(b"{abc}"), Some(RawProblem::Invalid));
+        assert_eq!(raw_problem(b"007"), Some(RawProblem::Invalid));
+        assert_eq!(raw_problem(b"1."), Some(RawProblem::Invalid));
+        assert_eq!(raw_problem(b"[\xff]"), Some(RawProblem::NotUtf8));
+        assert_eq!(raw_problem(b"1.50"), number("1.50", "1.5"));
+        assert_eq!(raw_problem(b"1.0"), number("1.0", "1"));
+        assert_eq!(
+            raw_problem(b"9007199254740993"),
+            number("9007199254740993", "9007199254740992")
+        );
+        assert_eq!(
+            raw_problem(b"100000000000000000000000"),
+            number("100000000000000000000000", "1e+23")
+        );
+        assert_eq!(
+            raw_problem(br#"{"note":"9223372036854775807","total":9223372036854775807}"#),
+            number("9223372036854775807", "9223372036854776000")
+        );
+        assert_eq!(
+            raw_problem(b"[-9223372036854775807]"),
+            number("-9223372036854775807", "-9223372036854776000")
+        );
+    }
+
+    #[test]
+    fn numbers_print_as_javascript_prints_them() {
+        for (n, js) in [
+            (1.5, "1.5"),
+            (100.0, "100"),
+            (1e21, "1e+21"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (0.000001, "0.000001"),
+            (0.0000001, "1e-7"),
+            (1.25e-7, "1.25e-7"),
+            (-2.5e30, "-2.5e+30"),
+            (f64::INFINITY, "Infinity"),
+        ] {
+            assert_eq!(js_number_text(n), js);
+        }
     }
 }

@@ -86,6 +86,8 @@ pub(crate) struct RoundResult {
     pub(crate) timestamp: u64,
     /// Every node, by index.
     pub(crate) nodes: Vec<NodeRound>,
+    /// The UNL (binary keys) of a configuration the round applied, if any.
+    pub(crate) unl: Option<Vec<Vec<u8>>>,
 }
 
 /// A node's signed outputs waiting for the next ledger.
@@ -466,6 +468,32 @@ impl Hub {
         }
         self.pending = self.sign_round(r);
         actions.extend(self.send_outputs(&previous));
+        if let Some(unl) = &r.unl {
+            actions.extend(self.change_unl(unl));
+        }
+        actions
+    }
+
+    /// Takes a new UNL: `stat`, the handshake and output signatures follow
+    /// it, and `unl_change` subscribers hear of it when it differs, as
+    /// hpcore's `unl::update_unl_changes_from_patch` does.
+    pub(crate) fn change_unl(&mut self, unl: &[Vec<u8>]) -> Vec<Action> {
+        let mut unl = unl.to_vec();
+        unl.sort();
+        unl.dedup();
+        if unl == self.unl {
+            return Vec::new();
+        }
+        self.unl = unl;
+        let mut actions = vec![Action::Log(format!(
+            "UNL changed: {}",
+            self.unl
+                .iter()
+                .map(hex::encode)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))];
+        actions.extend(self.notify(Channel::UnlChange, |p| reply::unl_change(p, &self.unl)));
         actions
     }
 
@@ -519,22 +547,15 @@ impl Hub {
             }
             return actions;
         };
+        // hpcore collects signatures from the UNL's proposals only.
         let unl_sig: Vec<(Vec<u8>, [u8; 64])> = signed
             .iter()
             .filter(|s| s.root == root)
             .map(|s| {
-                (
-                    key_bytes(
-                        &self
-                            .cfg
-                            .nodes
-                            .get(s.node)
-                            .map(|k| k.public_key.clone())
-                            .unwrap_or_default(),
-                    ),
-                    s.sig,
-                )
+                let key = self.cfg.nodes.get(s.node).map(|k| k.public_key.as_str());
+                (key_bytes(key.unwrap_or_default()), s.sig)
             })
+            .filter(|(key, _)| self.unl.contains(key))
             .collect();
         for s in signed {
             if s.root != root {
@@ -676,6 +697,7 @@ mod tests {
                 hash: [seq as u8; 32],
             },
             timestamp: 1000 * seq,
+            unl: None,
             nodes: outputs
                 .iter()
                 .map(|o| NodeRound {
@@ -846,5 +868,59 @@ mod tests {
         let (inputs, a) = h.begin_round();
         assert_eq!(inputs, vec![(bob.public_key.clone(), vec![])]);
         assert_eq!(sent(&a, b)[0]["reason"], "bad_sig");
+    }
+
+    #[test]
+    fn a_changed_unl_reaches_subscribers_stat_and_the_signatures() {
+        let mut h = hub();
+        let (alice, bob) = (KeyPair::user("alice"), KeyPair::user("bob"));
+        let a = join(&mut h, 0, &alice);
+        let b = join(&mut h, 1, &bob);
+        let sub = br#"{"type":"subscription","channel":"unl_change","enabled":true}"#;
+        assert!(h.receive(a, sub).is_empty(), "no reply, as hpcore");
+        let two: Vec<Vec<u8>> = (0..2)
+            .map(|i| key_bytes(&KeyPair::node(i).public_key))
+            .collect();
+        let mut r = RoundResult {
+            ledger: LedgerId {
+                seq_no: 1,
+                hash: [1; 32],
+            },
+            timestamp: 1000,
+            nodes: vec![NodeRound::default(); 3],
+            unl: Some(two.iter().rev().cloned().collect()),
+        };
+        let actions = h.finish_round(&r);
+        let told: Vec<Value> = sent(&actions, a)
+            .into_iter()
+            .filter(|m| m["type"] == "unl_change")
+            .collect();
+        let hexes: Vec<String> = two.iter().map(hex::encode).collect();
+        assert_eq!(told, [serde_json::json!({"type":"unl_change","unl":hexes})]);
+        assert!(sent(&actions, b).iter().all(|m| m["type"] != "unl_change"));
+        let stat = sent(&h.receive(b, br#"{"type":"stat"}"#), b).remove(0);
+        assert_eq!(stat["current_unl"], serde_json::json!(hexes));
+        // The same UNL again is no change.
+        r.ledger.seq_no = 2;
+        assert!(
+            sent(&h.finish_round(&r), a)
+                .iter()
+                .all(|m| m["type"] != "unl_change")
+        );
+        // Outputs now carry the two UNL nodes' signatures only.
+        let mut outputs = BTreeMap::new();
+        outputs.insert(key_bytes(&alice.public_key), vec![b"hi".to_vec()]);
+        round(&mut h, 3, &[outputs.clone(), outputs.clone(), outputs]);
+        let sent_out = round(
+            &mut h,
+            4,
+            &[BTreeMap::new(), BTreeMap::new(), BTreeMap::new()],
+        );
+        let out = sent(&sent_out, a)
+            .into_iter()
+            .find(|m| m["type"] == "contract_output")
+            .unwrap();
+        assert_eq!(out["unl_sig"].as_array().map(Vec::len), Some(2));
+        assert!(client_accepts(&out, &alice, &hexes));
     }
 }

@@ -349,6 +349,20 @@ pub(crate) fn ledger_created(p: Protocol, l: &LedgerRecord) -> Vec<u8> {
     }
 }
 
+/// `unl_change` (`create_unl_notification`): the new UNL, sorted binary
+/// keys, as hex strings in JSON and binary in BSON.
+pub(crate) fn unl_change(p: Protocol, unl: &[Vec<u8>]) -> Vec<u8> {
+    match p {
+        Protocol::Json => {
+            format!(r#"{{"type":"unl_change","unl":{}}}"#, hex_list(unl)).into_bytes()
+        }
+        Protocol::Bson => bson_bytes(&doc! {
+            "type": "unl_change",
+            "unl": bin_list(unl),
+        }),
+    }
+}
+
 /// A ledger query's answer: `Err` is hpcore's `exec_failure`. Raw inputs
 /// and outputs, when asked for, are the empty lists a node with hpcore's
 /// default `max_raw_shards = 0` returns.
