@@ -6,10 +6,10 @@
 
 mod builder;
 mod error;
-mod hosts;
-mod lcl;
 mod explore;
 mod fallback_time;
+mod hosts;
+mod lcl;
 mod lost;
 mod message_limit;
 mod round;
