@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use hotpocket::sim::{Cluster, ClusterBuilder, HazardKind, RoundReport};
 
+mod markdown;
+use markdown::ms;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MARK_BEGIN: &str =
     "<!-- round_cost results: begin (written by `cargo bench`; do not edit) -->";
@@ -509,17 +512,6 @@ fn measure(s: &Scenario, kinds: &[Kind], node: Option<&Path>, reps: usize) -> Ve
     series
 }
 
-fn ms(d: Duration) -> String {
-    let v = d.as_secs_f64() * 1e3;
-    if v < 10.0 {
-        format!("{v:.2}")
-    } else if v < 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
-}
-
 fn ratio(a: Duration, b: Duration) -> f64 {
     if b.is_zero() {
         f64::NAN
@@ -738,20 +730,7 @@ impl Results {
 }
 
 fn write_benchmarks_md(section: &str) {
-    let path = Path::new(ROOT).join("BENCHMARKS.md");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("round_cost: no BENCHMARKS.md to update");
-        return;
-    };
-    let (Some(b), Some(e)) = (text.find(MARK_BEGIN), text.find(MARK_END)) else {
-        eprintln!("round_cost: BENCHMARKS.md lacks the results markers");
-        return;
-    };
-    let new = format!("{}{MARK_BEGIN}\n\n{section}\n{}", &text[..b], &text[e..]);
-    match std::fs::write(&path, new) {
-        Ok(()) => eprintln!("round_cost: results written to {}", path.display()),
-        Err(e) => eprintln!("round_cost: writing {}: {e}", path.display()),
-    }
+    markdown::write_section(ROOT, "round_cost", (MARK_BEGIN, MARK_END), section);
 }
 
 fn main() {

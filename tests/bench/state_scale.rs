@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use hotpocket::sim::{Cluster, Exit, RoundReport};
 use hotpocket::store::{self, Map};
 
+mod markdown;
+use markdown::ms;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MARK_BEGIN: &str =
     "<!-- state_scale results: begin (written by `cargo bench`; do not edit) -->";
@@ -226,17 +229,6 @@ fn measure(sizes: &[usize], reps: usize) -> Vec<Subject> {
     done
 }
 
-fn ms(d: Duration) -> String {
-    let v = d.as_secs_f64() * 1e3;
-    if v < 10.0 {
-        format!("{v:.2}")
-    } else if v < 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
-}
-
 fn kib(b: u64) -> String {
     format!("{:.0}", b as f64 / 1024.0)
 }
@@ -347,20 +339,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 fn write_benchmarks_md(section: &str) {
-    let path = Path::new(ROOT).join("BENCHMARKS.md");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("state_scale: no BENCHMARKS.md to update");
-        return;
-    };
-    let (Some(b), Some(e)) = (text.find(MARK_BEGIN), text.find(MARK_END)) else {
-        eprintln!("state_scale: BENCHMARKS.md lacks the state_scale markers");
-        return;
-    };
-    let new = format!("{}{MARK_BEGIN}\n\n{section}\n{}", &text[..b], &text[e..]);
-    match std::fs::write(&path, new) {
-        Ok(()) => eprintln!("state_scale: results written to {}", path.display()),
-        Err(e) => eprintln!("state_scale: writing {}: {e}", path.display()),
-    }
+    markdown::write_section(ROOT, "state_scale", (MARK_BEGIN, MARK_END), section);
 }
 
 fn main() {
