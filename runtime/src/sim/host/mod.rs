@@ -140,9 +140,6 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     if !node.start_delay.is_zero() {
         std::thread::sleep(node.start_delay);
     }
-    if !node.skew.is_zero() {
-        std::thread::sleep(node.skew);
-    }
     let mut fds = Fds::open(spec, &node)?;
     let (args_json, args_hazard) = spawn::args_json(spec, &node, &fds);
     let hazards: Vec<Hazard> = args_hazard.into_iter().collect();
@@ -157,6 +154,11 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
     // before the fork; messages arriving now are queued for the contract.
     if let Some(hub) = hub {
         hub.set_running(node.index, true);
+    }
+    // The skew delays the fork, not the execution context: what arrives
+    // meanwhile waits for the contract (losing it is `start_delay`'s job).
+    if !node.skew.is_zero() {
+        std::thread::sleep(node.skew);
     }
     let spawned_at = Instant::now();
     let leaked_fds = std::mem::take(&mut fds.leaked_fds);
