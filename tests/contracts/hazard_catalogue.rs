@@ -397,6 +397,20 @@ end_case!(
     }
 );
 end_case!(
+    /// Hazard: how long the machine has been up, in whole seconds.
+    uptime_seconds, |_ctx| {
+        read("/proc/uptime").split('.').next().unwrap_or_default().to_owned()
+    }
+);
+end_case!(
+    /// Hazard: the process's mount table (file systems, their sources and
+    /// where they are mounted differ from machine to machine).
+    mount_table, |_ctx| {
+        let table = read("/proc/self/mountinfo");
+        format!("{} mounts, fnv {}", table.lines().count(), node_value(&table))
+    }
+);
+end_case!(
     /// Hazard: the machine's available memory.
     mem_available, |_ctx| field("/proc/meminfo", "MemAvailable")
 );
@@ -507,6 +521,8 @@ const CASES: &[(&str, fn())] = &[
     ("thread_race", thread_race::run),
     ("hashmap_order", hashmap_order::run),
     ("process_start_ticks", process_start_ticks::run),
+    ("uptime_seconds", uptime_seconds::run),
+    ("mount_table", mount_table::run),
     ("mem_available", mem_available::run),
     ("elapsed_micros", elapsed_micros::run),
     ("control_npl_sorted_set", control_npl_sorted_set::run),

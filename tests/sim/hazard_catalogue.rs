@@ -10,7 +10,7 @@
 //! second of waiting: a job running runs one after another does about one a
 //! second. Runs therefore go sixteen at a time; they mostly wait, and more
 //! concurrency only adds differences, which a control must survive anyway
-//! (380 runs, ~25 s on 2 cores). `HAZARD_CATALOGUE_REPEATS=N` changes the
+//! (400 runs, ~25 s on 2 cores). `HAZARD_CATALOGUE_REPEATS=N` changes the
 //! count, `HAZARD_CATALOGUE_JOBS=N` the concurrency, and
 //! `HAZARD_CATALOGUE_CASES=a,b` runs only those cases.
 //!
@@ -57,6 +57,8 @@ const CASES: &[(&str, &str)] = &[
     ("thread_race", "process: timing"),
     ("hashmap_order", "process: RandomState"),
     ("process_start_ticks", "host: kernel"),
+    ("uptime_seconds", "host: kernel"),
+    ("mount_table", "host: mounts"),
     ("mem_available", "host: kernel"),
     ("elapsed_micros", "process: timing"),
     ("control_npl_sorted_set", "control"),
