@@ -36,11 +36,11 @@ fn proposal(r: &RoundReport, i: usize) -> u64 {
 }
 
 /// The value every node should decide: the median of the proposals the
-/// nodes sent.
+/// nodes sent (the lower middle one of an even count).
 fn median_of_sent(r: &RoundReport) -> u64 {
     let mut values: Vec<u64> = (0..r.nodes.len()).map(|i| proposal(r, i)).collect();
     values.sort();
-    values[1]
+    values[(values.len() - 1) / 2]
 }
 
 /// Who node `i` heard from, each once.
@@ -209,30 +209,32 @@ fn a_late_node_gets_the_proposals_it_missed_and_every_node_decides() {
     }
 }
 
-/// 100 seeded rounds on 3 nodes: in each, one node drawn from the seed
-/// starts up to the NPL timeout (400 ms) less 100 ms late, and the messages
-/// to another are delayed by up to 30 ms more (on top of every node's own
-/// arrival order). Every node decides, the same, in every round.
-#[test]
-fn every_node_decides_alike_over_100_seeded_rounds_of_late_starts_and_delays() {
+/// 100 seeded rounds on `nodes` nodes: in each, one node drawn from the
+/// seed starts up to the NPL timeout (400 ms) less 100 ms late, and the
+/// messages to another are delayed by up to 30 ms more (on top of every
+/// node's own arrival order and start skew). Every node decides, the same,
+/// in every round.
+fn every_node_decides_alike(nodes: usize, seed: u8) {
     let mut c = Cluster::builder(cargo_example("npl_vote").unwrap())
-        .nodes(3)
+        .nodes(nodes)
         .user("alice")
         .build()
         .unwrap();
-    let mut rng = hotpocket::Rng::from_seed_bytes(&[12; 32]);
+    let mut rng = hotpocket::Rng::from_seed_bytes(&[seed; 32]);
+    let n = nodes as u64;
     for round in 0..100 {
-        let late = rng.below(3) as usize;
+        let late = rng.below(n) as usize;
         let ms = rng.below(400 - 100 + 1);
-        let slow = rng.below(3) as usize;
+        let slow = rng.below(n) as usize;
         let delay = Duration::from_millis(rng.below(31));
-        for i in 0..3 {
+        for i in 0..nodes {
             c.set_start_delay(i, Duration::ZERO);
         }
         c.set_start_delay(late, Duration::from_millis(ms));
         c.set_npl_faults(vec![NplFault::delay_to(slow, delay)]);
         let r = c.round().unwrap();
-        let context = format!("round {round}: node {late} {ms} ms late, to {slow} +{delay:?}");
+        let context =
+            format!("{nodes} nodes, round {round}: node {late} {ms} ms late, to {slow} +{delay:?}");
         r.assert_agree().assert_success().assert_no_hazards();
         assert_eq!(
             r.node(0).output_strings("alice"),
@@ -240,4 +242,19 @@ fn every_node_decides_alike_over_100_seeded_rounds_of_late_starts_and_delays() {
             "{context}"
         );
     }
+}
+
+#[test]
+fn every_node_decides_alike_over_100_seeded_rounds_of_late_starts_and_delays() {
+    every_node_decides_alike(3, 12);
+}
+
+#[test]
+fn five_nodes_decide_alike_over_100_seeded_rounds() {
+    every_node_decides_alike(5, 13);
+}
+
+#[test]
+fn seven_nodes_decide_alike_over_100_seeded_rounds() {
+    every_node_decides_alike(7, 14);
 }
