@@ -12,3 +12,6 @@ mod store_crash_safety;
 mod store_determinism;
 mod support;
 mod test_round;
+
+#[path = "../support/example_bins.rs"]
+mod example_bins;

@@ -11,7 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::stderr;
-use hotpocket::sim::{Cluster, ClusterBuilder, Exit, cargo_example};
+use hotpocket::sim::{Cluster, ClusterBuilder, Exit};
+
+use crate::example_bins::cargo_example;
 
 /// A contract with state, the inputs of its two rounds, and how its failed
 /// save is reported.
