@@ -34,7 +34,7 @@ pub trait Contract: Sized + 'static {
     /// environment variable `HOTPOCKET_KEEP_FDS=1` (in the contract's
     /// `environment` config) to keep them instead.
     const CLOSE_INHERITED_FDS: bool = true;
-    /// Whether the contract uses [`store`](crate::store) (`#[contract(store)]`):
+    /// Whether the contract uses the `store` module (`#[contract(store)]`, feature `store`):
     /// the runtime then opens the round's database before the handlers (recovering
     /// a crashed commit) and commits it after them. Contracts without it pay nothing.
     const USES_STORE: bool = false;
