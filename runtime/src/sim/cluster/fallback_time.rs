@@ -39,10 +39,14 @@ impl Cluster {
         self.round_plan(number).map_or(1, |p| p.fallback_stage(i))
     }
 
-    /// Node `i`'s fallback time limit in round `number` (`None` in other kinds).
-    pub(super) fn fallback_limit_ms(&self, kind: Mode, number: u64, i: usize) -> Option<u64> {
-        (kind == Mode::ConsensusFallback)
-            .then(|| limit_ms(&self.settings.config, self.fallback_stage(number, i)))
+    /// Node `i`'s execution time limit in round `number` (0: none): what
+    /// is left of the round in fallback, `exec_timeout` otherwise.
+    pub(super) fn timeout_ms(&self, kind: Mode, number: u64, i: usize) -> u64 {
+        let config = &self.settings.config;
+        match kind {
+            Mode::ConsensusFallback => limit_ms(config, self.fallback_stage(number, i)),
+            _ => config.round_limits.exec_timeout,
+        }
     }
 
     /// How much later than the earliest node node `i` starts its fallback

@@ -431,7 +431,7 @@ impl Cluster {
                     start_delay: self.start_delay(kind, number, i),
                     skew: skews.get(i).copied().unwrap_or_default(),
                     host: self.rt.hosts.get(i).unwrap_or(&NO_HOST),
-                    fallback_limit_ms: self.fallback_limit_ms(kind, number, i),
+                    timeout_ms: self.timeout_ms(kind, number, i),
                     start_after_npl: s.start_after_npl.get(&i).copied(),
                     npl: hub.as_ref().zip(wakes.next()),
                 };

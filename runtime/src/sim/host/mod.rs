@@ -107,9 +107,9 @@ pub(crate) struct NodeExec<'a> {
     pub(crate) skew: Duration,
     /// How this node's host differs from the others'.
     pub(crate) host: &'a NodeHost,
-    /// A fallback execution's time limit, when the cluster computed one for
-    /// this node's late start (otherwise [`rules::timeout_ms`]).
-    pub(crate) fallback_limit_ms: Option<u64>,
+    /// The execution's time limit in ms (0: none): `exec_timeout`, or in a
+    /// fallback round what the cluster computed is left of this node's round.
+    pub(crate) timeout_ms: u64,
     /// Start only once the other nodes sent this many NPL packets (before
     /// `start_delay`).
     pub(crate) start_after_npl: Option<usize>,
@@ -189,9 +189,7 @@ pub(crate) fn execute(spec: &ExecSpec<'_>, node: NodeExec<'_>) -> io::Result<Nod
         wake,
         pid,
         pidfd,
-        timeout_ms: node
-            .fallback_limit_ms
-            .unwrap_or_else(|| rules::timeout_ms(spec.kind, spec.config)),
+        timeout_ms: node.timeout_ms,
         users: fds.users,
         user_output_bytes: spec.config.round_limits.user_output_bytes,
         control_hp: Some(fds.control_hp),

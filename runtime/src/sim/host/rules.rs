@@ -1,25 +1,14 @@
-//! The engine's rules for one execution that need no process: the time limit,
+//! The engine's rules for one execution that need no process: when the time
+//! limit is passed (the cluster sets the limit: see `cluster::fallback_time`),
 //! how long a monitor pass may wait, the output byte budgets and the hazards
 //! an exit raises.
 
 use std::time::{Duration, Instant};
 
-use super::super::report::{Exit, Hazard, Mode};
-use crate::config::PatchConfig;
+use super::super::report::{Exit, Hazard};
 
 /// The engine's idle poll interval.
 pub(super) const POLL_MS: u64 = 20;
-
-/// The execution's time limit in ms (0: none).
-pub(super) fn timeout_ms(kind: Mode, config: &PatchConfig) -> u64 {
-    match kind {
-        // hpcore fallback-hpsh: end_before = round start + roundtime - 100 ms.
-        Mode::ConsensusFallback => u64::from(config.consensus.roundtime)
-            .saturating_sub(100)
-            .max(1),
-        _ => config.round_limits.exec_timeout,
-    }
-}
 
 /// How long one monitor pass may wait in poll.
 pub(super) struct Wait {
@@ -118,17 +107,6 @@ pub(super) fn exit_hazard(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fallback_rounds_end_100_ms_before_the_round() {
-        let mut config = PatchConfig::new(Vec::new(), "c");
-        config.consensus.roundtime = 1000;
-        config.round_limits.exec_timeout = 7;
-        assert_eq!(timeout_ms(Mode::ConsensusFallback, &config), 900);
-        assert_eq!(timeout_ms(Mode::Consensus, &config), 7);
-        config.consensus.roundtime = 50;
-        assert_eq!(timeout_ms(Mode::ConsensusFallback, &config), 1);
-    }
 
     #[test]
     fn the_wait_shrinks_for_due_messages_and_the_limit() {
