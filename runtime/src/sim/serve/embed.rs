@@ -164,38 +164,9 @@ fn rounded_integer(json: &str) -> Option<RawProblem> {
     None
 }
 
-/// JavaScript's `Number.prototype.toString()` for a finite or infinite
-/// double (ECMA-262 Number::toString): the shortest round-trip digits, in
-/// plain notation from 1e-6 up to 1e21 and in exponent notation beyond.
+/// JavaScript's `Number.prototype.toString()` (ECMA-262 Number::toString).
 fn js_number_text(n: f64) -> String {
-    if n == 0.0 {
-        return "0".into();
-    }
-    if n.is_infinite() {
-        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    // `{:e}` gives Rust's shortest round-trip digits, as JavaScript's.
-    let sci = format!("{:e}", n.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let k = i64::try_from(digits.len()).unwrap_or(i64::MAX);
-    let e = exp.parse::<i64>().unwrap_or(0) + 1;
-    let zeros = |count: i64| "0".repeat(usize::try_from(count).unwrap_or(0));
-    let body = if k <= e && e <= 21 {
-        format!("{digits}{}", zeros(e - k))
-    } else if 0 < e && e <= 21 {
-        let split = usize::try_from(e).unwrap_or(0).min(digits.len());
-        let (whole, fraction) = digits.split_at(split);
-        format!("{whole}.{fraction}")
-    } else if -6 < e && e <= 0 {
-        format!("0.{}{digits}", zeros(-e))
-    } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
-        let dot = if rest.is_empty() { "" } else { "." };
-        let sign = if e > 0 { "+" } else { "-" };
-        format!("{first}{dot}{rest}e{sign}{}", (e - 1).abs())
-    };
-    if n < 0.0 { format!("-{body}") } else { body }
+    ryu_js::Buffer::new().format(n).to_owned()
 }
 
 /// Appends the output to a JSON message exactly as hpcore does: raw, or as
