@@ -3,75 +3,30 @@
 //! kept across `exec`. For tests/contract/state_commit_failure.rs.
 //! Usage: `test-fsync-eio <program> [args...]`.
 
+use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 
-use libc::{
-    BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W, EIO, PR_SET_NO_NEW_PRIVS,
-    SECCOMP_MODE_FILTER, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, sock_filter, sock_fprog,
-};
+use seccompiler::{BpfProgram, SeccompAction, SeccompFilter};
 
-/// `AUDIT_ARCH_*` of the target: a filter must check it, since syscall
-/// numbers differ between architectures.
-#[cfg(target_arch = "x86_64")]
-const ARCH: u32 = 0xC000_003E;
-#[cfg(target_arch = "aarch64")]
-const ARCH: u32 = 0xC000_00B7;
-
-/// Offsets in `struct seccomp_data`: the syscall number, then the arch.
-const NR: u32 = 0;
-const ARCH_OFFSET: u32 = 4;
-
-fn stmt(code: u32, k: u32) -> sock_filter {
-    sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    }
-}
-
-fn jump_eq(k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter {
-        code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    }
-}
-
-fn install() -> std::io::Result<()> {
-    let eio = SECCOMP_RET_ERRNO | (EIO as u32);
-    let mut prog = [
-        stmt(BPF_LD | BPF_W | BPF_ABS, ARCH_OFFSET),
-        // Another architecture's calls pass untouched.
-        jump_eq(ARCH, 0, 4),
-        stmt(BPF_LD | BPF_W | BPF_ABS, NR),
-        jump_eq(libc::SYS_fsync as u32, 2, 0),
-        jump_eq(libc::SYS_fdatasync as u32, 1, 0),
-        stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        stmt(BPF_RET | BPF_K, eio),
-    ];
-    let fprog = sock_fprog {
-        len: prog.len() as u16,
-        filter: prog.as_mut_ptr(),
-    };
-    // SAFETY: plain prctl calls; fprog points at `prog`, alive for the call.
-    let r = unsafe {
-        if libc::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            -1
-        } else {
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                SECCOMP_MODE_FILTER,
-                &fprog as *const sock_fprog,
-            )
-        }
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+/// fsync and fdatasync fail with EIO; every other call passes.
+fn install() -> Result<(), String> {
+    let rules = [libc::SYS_fsync, libc::SYS_fdatasync]
+        .into_iter()
+        .map(|nr| (nr, Vec::new()))
+        .collect::<BTreeMap<_, _>>();
+    let arch = std::env::consts::ARCH
+        .try_into()
+        .map_err(|e| format!("{e:?}"))?;
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EIO as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let program: BpfProgram = filter.try_into().map_err(|e| format!("{e:?}"))?;
+    // Sets no_new_privs first, so no privilege is needed.
+    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
 }
 
 fn main() {
