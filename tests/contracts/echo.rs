@@ -8,6 +8,10 @@
 //! `<public key prefix>=N` (the node whose key starts so). Tests say how many
 //! messages each node will get, so every wait ends with a message, never with
 //! `NPL_TIMEOUT_MS` (default 30000): the outcome does not depend on speed.
+//! With `NPL_LEADER=<public key prefix>` every other node first listens for
+//! one message, and speaks only after hearing it (a follower). With
+//! `NPL_SLOW=<public key prefix>` that node computes for 100 ms before it
+//! speaks (busy, not waiting).
 
 mod raw;
 
@@ -53,11 +57,24 @@ fn main() {
     }
     if let (Some(npl), true) = (ctx.npl_fd(), std::env::var("NPL_EXCHANGE").is_ok()) {
         let me = ctx.str("public_key").to_owned();
-        raw::packet(npl, format!("hello from {}", &me[..10]).as_bytes()).expect("npl send");
         let timeout = std::env::var("NPL_TIMEOUT_MS")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(30_000);
+        let timeout = Duration::from_millis(timeout);
+        let leader = std::env::var("NPL_LEADER").unwrap_or_default();
+        let mut got = Vec::new();
+        if !leader.is_empty() && !me.starts_with(&leader) {
+            got = raw::npl_collect(npl, 1, timeout);
+        }
+        let slow = std::env::var("NPL_SLOW").unwrap_or_default();
+        if !slow.is_empty() && me.starts_with(&slow) {
+            let until = std::time::Instant::now() + Duration::from_millis(100);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+        raw::packet(npl, format!("hello from {}", &me[..10]).as_bytes()).expect("npl send");
         let (mut every, mut this) = (None, None);
         for item in std::env::var("NPL_WANT").unwrap_or_default().split(',') {
             let count = |n: &str| n.parse::<usize>().expect("NPL_WANT count");
@@ -69,7 +86,11 @@ fn main() {
             }
         }
         let want = this.or(every).unwrap_or(ctx.unl_count());
-        let got = raw::npl_collect(npl, want, Duration::from_millis(timeout));
+        let rest = want.saturating_sub(got.len());
+        got.extend(raw::npl_collect(npl, rest, timeout));
+        for (k, _) in &got {
+            eprintln!("echo: heard {}", &k[..10]);
+        }
         let mut from: Vec<String> = got.iter().map(|(k, _)| k[..10].to_owned()).collect();
         from.sort();
         for (_, fd, _) in &users {

@@ -26,8 +26,7 @@ use std::sync::Mutex;
 const BIN: &str = env!("CARGO_BIN_EXE_test-hazard-catalogue");
 
 /// Each case with its class; a case whose name starts with `control_` must
-/// agree, every other one except those in [`OBSERVED`] and
-/// [`NOT_YET_VARIED`] must be flagged.
+/// agree, every other one except those in [`OBSERVED`] must be flagged.
 const CASES: &[(&str, &str)] = &[
     ("npl_first_sender", "NPL delivery"),
     ("npl_arrival_order", "NPL delivery"),
@@ -76,20 +75,6 @@ const CASES: &[(&str, &str)] = &[
 /// everything else the machine runs), and no unprivileged simulator can make
 /// it differ every time. On a real cluster it always differs.
 const OBSERVED: &[&str] = &["mem_available"];
-
-/// Hazards today's simulator varies, but not yet in every run: the NPL
-/// order cases (the per-node NPL latency splits them in most runs, but not
-/// every one on a loaded machine, since a node whose contract starts late
-/// reads what has queued up by then). They are run and shown, not asserted,
-/// so the table tracks the gap; a case leaves this list when the simulator
-/// varies what it depends on in every run.
-const NOT_YET_VARIED: &[&str] = &[
-    "npl_first_sender",
-    "npl_arrival_order",
-    "npl_first_value",
-    "npl_quorum_set",
-    "npl_last_wins",
-];
 
 /// How one dev-mode run ended.
 #[derive(Debug, PartialEq)]
@@ -169,14 +154,12 @@ fn every_hazard_flagged_and_every_control_agrees() {
     for (&&(name, class), &k) in cases.iter().zip(&flagged) {
         let note = if OBSERVED.contains(&name) {
             " (observed only)"
-        } else if NOT_YET_VARIED.contains(&name) {
-            " (not yet varied: shown, not asserted)"
         } else {
             ""
         };
         println!("{name:<24} {class:<22} {k}/{repeats}{note}");
         let control = name.starts_with("control_");
-        if OBSERVED.contains(&name) || NOT_YET_VARIED.contains(&name) {
+        if OBSERVED.contains(&name) {
             continue;
         }
         if (control && k != 0) || (!control && k != repeats) {

@@ -46,6 +46,34 @@ fn every_node_hears_everyone_including_itself() {
     }
 }
 
+/// A node hears its own message first, even when its contract is busy for
+/// 100 ms before it speaks (its peers' messages wait for it), and a contract
+/// that listens before it speaks still hears its peers (they are released
+/// once it waits).
+#[test]
+fn own_message_first_and_listeners_still_hear() {
+    let c = exchange(3).build().unwrap();
+    let slow = prefix(&c, 2);
+    let mut c = exchange(3).env("NPL_SLOW", &slow).build().unwrap();
+    let r = c.round().unwrap();
+    r.assert_agree().assert_no_hazards();
+    for n in &r.nodes {
+        let from: Vec<usize> = n.npl_received.iter().map(|m| m.from).collect();
+        assert_eq!(from.first(), Some(&n.index), "node {}: {from:?}", n.index);
+    }
+    let leader = prefix(&c, 0);
+    let mut c = exchange(3).env("NPL_LEADER", &leader).build().unwrap();
+    let r = c.round().unwrap();
+    r.assert_agree().assert_no_hazards();
+    for n in &r.nodes {
+        let from: Vec<usize> = n.npl_received.iter().map(|m| m.from).collect();
+        assert_eq!(from.len(), 3, "node {}: {from:?}", n.index);
+        if n.index != 0 {
+            assert_eq!(from.first(), Some(&0), "node {}: {from:?}", n.index);
+        }
+    }
+}
+
 /// `NPL_WANT` entry: node `i` gets `n` messages.
 fn want(i: usize, n: usize) -> String {
     format!("{}={n}", &hotpocket::sim::KeyPair::node(i).public_key[..10])

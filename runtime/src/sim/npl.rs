@@ -7,6 +7,15 @@
 //! ended) is lost, and [`NplFault`]s can drop or delay messages on purpose.
 //! Each node's host writes its queue into its contract's NPL socket one
 //! message at a time, in arrival order; that order is what the report records.
+//!
+//! A node hears itself first: peers' messages wait until its contract sent
+//! its first message of the round, or until the host sees it wait for
+//! something without having sent ([`NplHub::release_peers`]). On a real
+//! cluster the network latency between machines is far longer than the
+//! engine's self-channel round trip, so a node's own message is first
+//! wherever its contract speaks right away; here every node runs on one
+//! loaded machine, and without the hold whether a peer's message beat the
+//! node's own would depend on which process the kernel scheduled first.
 
 use std::collections::VecDeque;
 use std::os::unix::net::UnixDatagram;
@@ -137,6 +146,17 @@ struct Mailbox {
     ended: bool,
     /// The node is held back until others sent enough ([`NplHub::wait_for_sent`]).
     holding: bool,
+    /// Peers' messages may reach the contract before it spoke: it is
+    /// waiting for something (see [`NplHub::release_peers`]).
+    released: bool,
+}
+
+impl Mailbox {
+    /// Whether message `q` may be written to node `me`'s contract yet: a
+    /// peer's waits for the node's own first message (see the module docs).
+    fn deliverable(&self, q: &Queued, me: usize) -> bool {
+        q.from == me || self.sent > 0 || self.released
+    }
 }
 
 /// The shared NPL switchboard of one round.
@@ -237,6 +257,22 @@ impl NplHub {
         }
     }
 
+    /// Node `i`'s contract is waiting (blocked, or long enough) without
+    /// having sent anything: deliver its peers' messages from now on, so that
+    /// a contract that listens first still hears.
+    pub(crate) fn release_peers(&self, i: usize) {
+        if let Some(b) = self.boxes().get_mut(i) {
+            b.released = true;
+        }
+    }
+
+    /// Whether node `i` has peers' messages held for its first message.
+    pub(crate) fn holds_peers(&self, i: usize) -> bool {
+        self.boxes()
+            .get(i)
+            .is_some_and(|b| b.queue.iter().any(|q| !b.deliverable(q, i)))
+    }
+
     /// Offers node `from`'s message to every node.
     pub(crate) fn broadcast(&self, from: usize, data: Vec<u8>) {
         let data = Arc::new(data);
@@ -272,11 +308,18 @@ impl NplHub {
                 b.lost.push(lost("the receiver's contract was not running"));
                 continue;
             }
-            b.queue.push_back(Queued {
+            let q = Queued {
                 from,
                 data: Arc::clone(&data),
                 due,
-            });
+            };
+            // A node's first message of the round overtakes the peers' held
+            // for it (nothing of theirs was delivered yet).
+            if to == from && seq == 0 {
+                b.queue.push_front(q);
+            } else {
+                b.queue.push_back(q);
+            }
             if let Some(w) = self.wake.get(to) {
                 // A full wake socket already means "wake up"; nothing to do on error.
                 let _ = w.send(&[1]);
@@ -343,15 +386,20 @@ impl NplHub {
     pub(crate) fn pop_due(&self, i: usize, now: Instant) -> Option<Queued> {
         let mut boxes = self.boxes();
         let b = boxes.get_mut(i)?;
-        let pos = b.queue.iter().position(|q| q.due <= now)?;
+        let pos = b
+            .queue
+            .iter()
+            .position(|q| q.due <= now && b.deliverable(q, i))?;
         b.queue.remove(pos)
     }
 
-    /// When node `i`'s earliest queued message becomes due.
+    /// When node `i`'s earliest deliverable message becomes due (held ones
+    /// wait for [`holds_peers`](Self::holds_peers) to turn false).
     pub(crate) fn next_due(&self, i: usize) -> Option<Instant> {
-        self.boxes()
-            .get(i)
-            .and_then(|b| b.queue.iter().map(|q| q.due).min())
+        let boxes = self.boxes();
+        let b = boxes.get(i)?;
+        let ready = b.queue.iter().filter(|q| b.deliverable(q, i));
+        ready.map(|q| q.due).min()
     }
 
     /// Puts a message back at the head of node `i`'s queue (the socket was full).
@@ -379,5 +427,62 @@ impl NplHub {
             .get_mut(i)
             .map(|b| std::mem::take(&mut b.lost))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> NplHub {
+        let keys = (0..3).map(|i| format!("ed{i:064}")).collect();
+        let (hub, _wake) = NplHub::new(keys, Vec::new(), 1).unwrap();
+        for i in 0..3 {
+            hub.set_running(i, true);
+        }
+        hub
+    }
+
+    fn send(hub: &NplHub, from: usize, data: &[u8]) {
+        hub.broadcast(from, data.to_vec());
+        hub.note_sent(from);
+    }
+
+    fn senders(hub: &NplHub, i: usize, at: Instant) -> Vec<usize> {
+        std::iter::from_fn(|| hub.pop_due(i, at))
+            .map(|q| q.from)
+            .collect()
+    }
+
+    #[test]
+    fn peers_wait_for_the_nodes_own_first_message() {
+        let hub = hub();
+        send(&hub, 1, b"one");
+        send(&hub, 2, b"two");
+        let later = Instant::now() + Duration::from_millis(20);
+        assert_eq!(senders(&hub, 0, later), Vec::<usize>::new());
+        send(&hub, 0, b"zero");
+        assert_eq!(senders(&hub, 0, later)[..1], [0]);
+    }
+
+    #[test]
+    fn a_waiting_node_hears_its_peers_once_released() {
+        let hub = hub();
+        send(&hub, 1, b"one");
+        let later = Instant::now() + Duration::from_millis(50);
+        assert!(hub.holds_peers(0) && hub.next_due(0).is_none());
+        hub.release_peers(0);
+        assert!(!hub.holds_peers(0));
+        assert_eq!(senders(&hub, 0, later), [1]);
+    }
+
+    #[test]
+    fn later_own_messages_queue_behind_peers() {
+        let hub = hub();
+        send(&hub, 0, b"first");
+        send(&hub, 1, b"one");
+        send(&hub, 0, b"second");
+        let later = Instant::now() + Duration::from_millis(50);
+        assert_eq!(senders(&hub, 0, later), [0, 1, 0]);
     }
 }

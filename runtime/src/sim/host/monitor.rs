@@ -18,13 +18,21 @@ use super::super::report::{ControlMessage, Exit, Hazard, NplReceived, Usage, Use
 use super::control::{control_hazards, interpret_control};
 use super::rules::{Budget, Wait, exit_hazard, timed_out};
 use super::spawn::UserChan;
-use super::sys::{Packet, drain_pipe, read_packet, reap, set_nonblocking, to_io};
+use super::sys::{Packet, drain_pipe, is_waiting, read_packet, reap, set_nonblocking, to_io};
 use crate::wire::MAX_PACKET;
 
 /// Receive buffer for SEQPACKET reads: larger than any packet a default
 /// socket can carry, so oversized packets can be measured before they are
 /// cut to the engine's 128 KiB.
 const PACKET_BUF: usize = 1024 * 1024;
+
+/// How often a node holding peers' NPL messages for its own first one looks
+/// whether its contract is waiting.
+const HOLD_CHECK: Duration = Duration::from_millis(1);
+
+/// The longest a contract that neither sends nor waits has its peers'
+/// messages held (a contract polling its socket without blocking).
+const HOLD_MAX: Duration = Duration::from_millis(500);
 
 /// What one poll slot stands for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -138,15 +146,21 @@ impl Monitor<'_> {
                 return Ok(());
             }
             let exited = self.observed.status.is_some();
+            let holding = !exited && self.hold_peers(elapsed);
             let wait = Wait {
                 // After the exit only one more read pass is needed; waiting
                 // 20 ms for it (as the engine does) would change nothing the
                 // contract sees.
                 busy: handled || exited,
-                npl_due: self
-                    .hub
-                    .filter(|_| !exited)
-                    .and_then(|h| h.next_due(self.index)),
+                npl_due: [
+                    self.hub
+                        .filter(|_| !exited)
+                        .and_then(|h| h.next_due(self.index)),
+                    holding.then(|| now + HOLD_CHECK),
+                ]
+                .into_iter()
+                .flatten()
+                .min(),
                 timeout_ms: self.timeout_ms,
                 elapsed,
             };
@@ -172,6 +186,25 @@ impl Monitor<'_> {
             }
             handled = read_any || written;
         }
+    }
+
+    /// Whether peers' NPL messages are still held for this node's own first
+    /// message. They are released once the contract waits without having
+    /// sent (it is listening first, or busy with something else), or after
+    /// [`HOLD_MAX`]. Checked before the pass's reads, so a message the
+    /// contract sent before it went to sleep is read first.
+    fn hold_peers(&self, elapsed: Duration) -> bool {
+        let Some(hub) = self.hub else {
+            return false;
+        };
+        if !hub.holds_peers(self.index) {
+            return false;
+        }
+        if elapsed >= HOLD_MAX || is_waiting(self.pid) {
+            hub.release_peers(self.index);
+            return false;
+        }
+        true
     }
 
     /// Polls every open host fd for at most `wait`.

@@ -193,3 +193,27 @@ fn storage_write_bytes(pid: libc::pid_t) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Whether process `pid` is blocked waiting for something (state `S` in
+/// `/proc/<pid>/stat`: in poll, a read, a sleep), as opposed to running,
+/// runnable or paging in. Waiting for the end of its arguments on stdin does
+/// not count: the engine writes them before the contract starts, while here
+/// another node's fork may hold the pipe open a moment longer. False when
+/// it cannot be read.
+pub(super) fn is_waiting(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may
+    // itself contain them: look after the last ')'.
+    let after = stat.iter().rposition(|&b| b == b')').map(|i| i + 2);
+    if after.and_then(|i| stat.get(i)) != Some(&b'S') {
+        return false;
+    }
+    // "<number> <arg0> ...", or "running"; unreadable: count as waiting.
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let mut fields = syscall.split_whitespace();
+    let reading_stdin =
+        fields.next() == Some(&libc::SYS_read.to_string()) && fields.next() == Some("0x0");
+    !reading_stdin
+}
