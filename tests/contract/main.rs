@@ -12,6 +12,3 @@ mod store_crash_safety;
 mod store_determinism;
 mod support;
 mod test_round;
-
-#[path = "../support/example_bins.rs"]
-mod example_bins;

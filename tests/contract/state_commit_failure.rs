@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::support::stderr;
 use hotpocket::sim::{Cluster, ClusterBuilder, Exit};
 
-use crate::example_bins::cargo_example;
+use hotpocket::sim::cargo_example;
 
 /// A contract with state, the inputs of its two rounds, and how its failed
 /// save is reported.

@@ -12,7 +12,4 @@ mod lottery;
 mod npl_vote;
 mod post_exec;
 
-#[path = "../support/example_bins.rs"]
-mod example_bins;
-
-pub(crate) use example_bins::cargo_example;
+pub(crate) use hotpocket::sim::cargo_example;

@@ -18,9 +18,7 @@ use std::time::Duration;
 use hotpocket::sim::serve::{ServeOptions, serve};
 use hotpocket::sim::{Cluster, KeyPair, cargo_bin};
 
-#[path = "../../support/example_bins.rs"]
-mod example_bins;
-use example_bins::cargo_example;
+use hotpocket::sim::cargo_example;
 
 fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../node")
