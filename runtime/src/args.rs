@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io::Read;
 use std::os::fd::RawFd;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -165,10 +164,7 @@ pub struct Args {
 impl Args {
     /// Reads stdin to EOF and parses it.
     pub fn from_stdin() -> Result<Args> {
-        let mut buf = Vec::with_capacity(16 * 1024);
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
+        let buf = crate::channels::read_to_end(crate::channels::stdin_fd())
             .map_err(|e| Error::io("reading the round's arguments from stdin", e))?;
         Args::parse(&buf)
     }

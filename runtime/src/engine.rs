@@ -21,14 +21,11 @@ pub fn run<C: Contract>() -> ! {
 }
 
 fn main_code<C: Contract>() -> i32 {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-    if argv.first().map(String::as_str) == Some("--dev") || stdin_is_tty {
-        let dev_args = if argv.first().map(String::as_str) == Some("--dev") {
-            argv.get(1..).unwrap_or_default().to_vec()
-        } else {
-            argv
-        };
+    // Under the engine only the first argument is looked at (the engine's
+    // `bin_args` are the contract's business): no copy of the rest.
+    let dev_flag = std::env::args_os().nth(1).is_some_and(|a| a == "--dev");
+    if dev_flag || nix::unistd::isatty(channels::stdin_fd()).unwrap_or(false) {
+        let dev_args: Vec<String> = std::env::args().skip(1 + usize::from(dev_flag)).collect();
         return dev_mode(dev_args);
     }
     let args = match Args::from_stdin() {
