@@ -72,11 +72,13 @@ pub(crate) fn read_to_end(fd: BorrowedFd<'_>) -> std::io::Result<Vec<u8>> {
 /// kept descriptors (a few system calls, however many fds the engine leaked),
 /// or, on kernels without it (before 5.9), every fd listed in `/proc/self/fd`.
 pub(crate) fn close_unnamed_fds(keep: &[RawFd]) {
-    let mut kept: Vec<u32> = keep
-        .iter()
-        .filter_map(|&fd| u32::try_from(fd).ok())
-        .filter(|&fd| fd > 2)
-        .collect();
+    // Sized up front (a filtered iterator would grow it one push at a time).
+    let mut kept: Vec<u32> = Vec::with_capacity(keep.len());
+    kept.extend(
+        keep.iter()
+            .filter_map(|&fd| u32::try_from(fd).ok())
+            .filter(|&fd| fd > 2),
+    );
     kept.sort_unstable();
     kept.dedup();
     let mut from: u32 = 3;
