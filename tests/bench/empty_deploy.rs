@@ -187,6 +187,15 @@ fn run_once(bin: &Path, state_dir: &Path) -> Run {
     }
 }
 
+/// Writes `path` back and drops its pages from the page cache.
+fn drop_page_cache(path: &Path) {
+    let f = std::fs::File::open(path).expect("open the copy");
+    f.sync_all().expect("fsync the copy");
+    // SAFETY: posix_fadvise on an fd we own, with integer arguments.
+    let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(rc, 0, "posix_fadvise(DONTNEED)");
+}
+
 fn median<T: Ord + Copy + Default>(mut v: Vec<T>) -> T {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or_default()
@@ -212,14 +221,17 @@ pub(crate) fn main() {
             bins.push((name.to_owned(), PathBuf::from(path)));
         }
     }
-    // Every binary runs from a copy made here the same way, as a deploy
-    // copies the contract: how a file was written (the linker's small writes
-    // or one copy) decides the size of its page-cache folios, and with them
-    // how many page faults mapping its code takes; the same binary built in
-    // place and copied differs by several faults per run.
+    // Every binary runs from a copy whose page cache is dropped first, so
+    // that the first (warm-up) exec reads it back the same way for all. How a
+    // file's page cache came to be (the linker's writes, a copy) decides its
+    // folio sizes and with them how many page faults mapping the code takes:
+    // the same binary differed by up to 6 faults per run between the file
+    // the linker wrote, a `cp` of it and a `copy_file_range` of it; once
+    // dropped and read back, all three take the same number.
     for (i, (_, path)) in bins.iter_mut().enumerate() {
         let copy = dir.join(format!("contract-{i}"));
         std::fs::copy(&*path, &copy).expect("copy the contract");
+        drop_page_cache(&copy);
         *path = copy;
     }
     let n = bins.len();
