@@ -16,6 +16,8 @@
 //! a pipe on stdin, fresh control and NPL SEQPACKET pairs, an empty input
 //! memfd, no users, an empty environment, stdout and stderr to pipes, in a
 //! state directory whose parent holds `patch.cfg`: what hpcore hands it.
+//! Every binary runs from a copy whose page cache was dropped, so that each
+//! is read back by its first exec the same way (see `main`).
 //!
 //! Environment: `BENCH_REPS=n` rounds of each (default 400, after one
 //! warm-up each); `BENCH_DEPLOY_RUSTFLAGS`: flags added to both builds (to
