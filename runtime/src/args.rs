@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io::Read;
 use std::os::fd::RawFd;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -165,10 +164,7 @@ pub struct Args {
 impl Args {
     /// Reads stdin to EOF and parses it.
     pub fn from_stdin() -> Result<Args> {
-        let mut buf = Vec::with_capacity(16 * 1024);
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut buf)
+        let buf = crate::channels::read_to_end(crate::channels::stdin_fd())
             .map_err(|e| Error::io("reading the round's arguments from stdin", e))?;
         Args::parse(&buf)
     }
@@ -346,16 +342,31 @@ fn check_fd_numbers(
     user_in_fd: RawFd,
     users: &[UserArgs],
 ) -> Result<()> {
-    let mut named: Vec<(RawFd, String)> = Vec::with_capacity(users.len() + 3);
-    named.push((control_fd, "control_fd".to_owned()));
+    // The fields' names are only spelled out for an error: no `String` per
+    // user on the happy path.
+    #[derive(Clone, Copy)]
+    enum Field<'a> {
+        Top(&'static str),
+        User(&'a str),
+    }
+    impl fmt::Display for Field<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Field::Top(name) => f.write_str(name),
+                Field::User(pk) => write!(f, "users.{pk}[0]"),
+            }
+        }
+    }
+    let mut named: Vec<(RawFd, Field<'_>)> = Vec::with_capacity(users.len() + 3);
+    named.push((control_fd, Field::Top("control_fd")));
     if let Some(fd) = npl_fd {
-        named.push((fd, "npl_fd".to_owned()));
+        named.push((fd, Field::Top("npl_fd")));
     }
     if !users.is_empty() {
-        named.push((user_in_fd, "user_in_fd".to_owned()));
+        named.push((user_in_fd, Field::Top("user_in_fd")));
     }
     for u in users {
-        named.push((u.out_fd, format!("users.{}[0]", u.public_key)));
+        named.push((u.out_fd, Field::User(&u.public_key)));
     }
     for (fd, field) in &named {
         if *fd <= 2 {
@@ -365,7 +376,7 @@ fn check_fd_numbers(
                 _ => "stderr",
             };
             return Err(Error::args(
-                field.as_str(),
+                field.to_string(),
                 format!("file descriptor {fd} is the contract's {which}, not a channel"),
             ));
         }
@@ -377,7 +388,7 @@ fn check_fd_numbers(
             && a == b
         {
             return Err(Error::args(
-                second.as_str(),
+                second.to_string(),
                 format!("file descriptor {b} is also `{first}`; every channel needs its own"),
             ));
         }
@@ -806,17 +817,26 @@ impl<'de> Visitor<'de> for UnlSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut unl = Vec::with_capacity(map.size_hint().unwrap_or(0));
         while let Some(pk) = map.next_key::<String>()? {
-            let segment = format!(".{pk}");
+            // The path segment `.<pk>` is only built for an error.
+            let push_segment = |path: &RefCell<String>| {
+                let mut p = path.borrow_mut();
+                p.push('.');
+                p.push_str(&pk);
+            };
             if !is_hex(&pk) {
-                self.path.borrow_mut().push_str(&segment);
+                push_segment(self.path);
                 return Err(de::Error::custom("expected a hex public key as the key"));
             }
-            let entry = nested(self.path, &segment, || map.next_value::<UnlEntry>())?;
+            let entry = nested_lazy(
+                self.path,
+                || format!(".{pk}"),
+                || map.next_value::<UnlEntry>(),
+            )?;
             let lcl = match (entry.lcl_seq_no, entry.lcl_hash) {
                 (Some(seq_no), Some(hash)) => Some(Lcl { seq_no, hash }),
                 (None, None) => None,
                 _ => {
-                    self.path.borrow_mut().push_str(&segment);
+                    push_segment(self.path);
                     return Err(de::Error::custom(
                         "`lcl_seq_no` and `lcl_hash` must come together",
                     ));

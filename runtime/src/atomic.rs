@@ -95,19 +95,20 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// (`patch.cfg`: the engine runs one consensus execution at a time, read
 /// requests may not write it, and a round's handlers run on one thread). Its
 /// temp file has the fixed name `.<name>.tmp`, so a leftover of a killed
-/// write is removed by name ([`remove_single_writer_temp`]), with one
+/// write is removed by name (engine.rs, `remove_stale_temps`), with one
 /// `unlink`, instead of by listing the directory every round.
 pub(crate) fn write_atomic_single_writer(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let (dir, name) = dir_and_name(path)?;
     write_via(path, dir, &dir.join(single_writer_temp(name)), bytes)
 }
 
-/// Removes the leftover temp file of a killed [`write_atomic_single_writer`]
-/// of `path`, if there is one. Best effort, like [`remove_stale_temps`].
-pub(crate) fn remove_single_writer_temp(path: &Path) {
-    if let Ok((dir, name)) = dir_and_name(path) {
-        let _ = fs::remove_file(dir.join(single_writer_temp(name)));
-    }
+/// Where [`write_atomic_single_writer`] puts its temp file for `path`. The
+/// engine round removes a leftover of a killed write by this name, which
+/// engine.rs spells out as a constant (its test checks the two agree).
+#[cfg(test)]
+pub(crate) fn single_writer_temp_path(path: &Path) -> Option<std::path::PathBuf> {
+    let (dir, name) = dir_and_name(path).ok()?;
+    Some(dir.join(single_writer_temp(name)))
 }
 
 fn single_writer_temp(name: &std::ffi::OsStr) -> OsString {

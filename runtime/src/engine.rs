@@ -21,14 +21,11 @@ pub fn run<C: Contract>() -> ! {
 }
 
 fn main_code<C: Contract>() -> i32 {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-    if argv.first().map(String::as_str) == Some("--dev") || stdin_is_tty {
-        let dev_args = if argv.first().map(String::as_str) == Some("--dev") {
-            argv.get(1..).unwrap_or_default().to_vec()
-        } else {
-            argv
-        };
+    // Under the engine only the first argument is looked at (the engine's
+    // `bin_args` are the contract's business): no copy of the rest.
+    let dev_flag = std::env::args_os().nth(1).is_some_and(|a| a == "--dev");
+    if dev_flag || nix::unistd::isatty(channels::stdin_fd()).unwrap_or(false) {
+        let dev_args: Vec<String> = std::env::args().skip(1 + usize::from(dev_flag)).collect();
         return dev_mode(dev_args);
     }
     let args = match Args::from_stdin() {
@@ -68,7 +65,10 @@ fn dev_mode(_args: Vec<String>) -> i32 {
 fn run_engine_round<C: Contract>(args: Args) -> Result<bool> {
     let env = process_env();
     if C::CLOSE_INHERITED_FDS && std::env::var_os("HOTPOCKET_KEEP_FDS").is_none_or(|v| v != "1") {
-        let mut named = vec![args.control_fd, args.user_in_fd];
+        // Sized up front: growing it would run the vector's growth path,
+        // code nothing else in an empty round touches.
+        let mut named = Vec::with_capacity(3 + args.users.len());
+        named.extend([args.control_fd, args.user_in_fd]);
         named.extend(args.npl_fd);
         named.extend(args.users.iter().map(|u| u.out_fd));
         channels::close_unnamed_fds(&named);
@@ -156,8 +156,15 @@ fn remove_stale_temps<C: Contract>() {
     if let Some(file) = C::STATE_FILE {
         crate::atomic::remove_stale_temps(std::path::Path::new(file));
     }
-    crate::atomic::remove_single_writer_temp(std::path::Path::new(PatchConfig::PATH));
+    // By its fixed name: working it out from `PatchConfig::PATH` every round
+    // would run std's path parsing, code no other part of an empty round
+    // touches (one more page fault). The test below keeps the two in step.
+    let _ = std::fs::remove_file(PATCH_CFG_TEMP);
 }
+
+/// The temp file of a `patch.cfg` write (`atomic::write_atomic_single_writer`
+/// of [`PatchConfig::PATH`]).
+const PATCH_CFG_TEMP: &str = "../.patch.cfg.tmp";
 
 /// Takes the control or NPL socket named by the argument `field`.
 fn packet_channel(field: &'static str, fd: i32, channel: Channel) -> Result<PacketSocket> {
@@ -212,6 +219,14 @@ fn finish(round: &mut Round) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_patch_cfg_temp_is_the_one_its_writer_uses() {
+        assert_eq!(
+            crate::atomic::single_writer_temp_path(std::path::Path::new(PatchConfig::PATH)),
+            Some(std::path::PathBuf::from(PATCH_CFG_TEMP))
+        );
+    }
 
     #[test]
     fn channel_fds_must_be_distinct_and_not_stdio() {

@@ -7,6 +7,10 @@
 //! stay fast. It prints the tables and rewrites the results section of
 //! BENCHMARKS.md between its markers when every scenario ran.
 //!
+//! `cargo bench --bench round_cost -- empty-deploy` measures only the empty
+//! round, raw and framework both built with the deploy profile
+//! (empty_deploy.rs); it prints its table and writes no file.
+//!
 //! Environment: `BENCH_REPS=n` (repetitions per scenario and contract;
 //! default per scenario), `BENCH_ONLY=a,b,...` (scenarios to run; the file is
 //! then not rewritten), `BENCH_NO_NODE=1` (skip Node), `BENCH_WRITE=0` (never
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use hotpocket::sim::{Cluster, ClusterBuilder, HazardKind, RoundReport};
 
+mod empty_deploy;
 mod markdown;
 use markdown::ms;
 
@@ -737,6 +742,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
         println!("round_cost: run with `cargo bench` (skipped under `cargo test`)");
+        return;
+    }
+    if args.iter().any(|a| a == "empty-deploy") {
+        empty_deploy::main();
         return;
     }
     let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")

@@ -1,7 +1,7 @@
 //! Descriptor hygiene: taking the engine's fds by number (checked), closing
 //! the ones it leaked, and checking a socket's type before use.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket;
 
@@ -25,16 +25,60 @@ pub(crate) fn take_fd(field: impl Fn() -> String, fd: RawFd) -> Result<OwnedFd> 
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The process's stdin (fd 0), without `std::io::stdin()`: that handle's
+/// first use allocates std's 8 KiB stdin buffer and its lock, which the one
+/// read of the round's arguments does not need (it reads to EOF into its own
+/// buffer) and which every empty round would pay for at start-up.
+/// Only for the start of the run, before any engine fd is taken: the
+/// argument checks refuse 0 for every channel but a fallback round's
+/// `user_in_fd`, which is never taken (such a round has no users).
+pub(crate) fn stdin_fd() -> BorrowedFd<'static> {
+    // SAFETY: fd 0 is the process's stdin, which nothing in the runtime
+    // closes before the round's arguments are read (see above). Were it not
+    // open, the calls made on it fail with EBADF and touch nothing else.
+    unsafe { BorrowedFd::borrow_raw(0) }
+}
+
+/// Reads `fd` to EOF (retrying on EINTR) into a buffer that starts at 4 KiB,
+/// which holds the arguments of a round without many users in one page, and
+/// is never zeroed (the kernel writes what is read into its spare capacity).
+pub(crate) fn read_to_end(fd: BorrowedFd<'_>) -> std::io::Result<Vec<u8>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.capacity());
+        }
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: the kernel writes at most `spare.len()` bytes into the
+        // vector's spare capacity, which is valid for writes.
+        let n = unsafe { nix::libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        match usize::try_from(n) {
+            Ok(0) => return Ok(buf),
+            // SAFETY: the kernel initialised the first `n` spare bytes, and
+            // `n <= spare.len()`.
+            Ok(n) => unsafe { buf.set_len(buf.len() + n) },
+            Err(_) => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
 /// Closes every open descriptor above 2 that is not in `keep` (see
 /// `Contract::CLOSE_INHERITED_FDS`): `close_range` over the gaps between the
 /// kept descriptors (a few system calls, however many fds the engine leaked),
 /// or, on kernels without it (before 5.9), every fd listed in `/proc/self/fd`.
 pub(crate) fn close_unnamed_fds(keep: &[RawFd]) {
-    let mut kept: Vec<u32> = keep
-        .iter()
-        .filter_map(|&fd| u32::try_from(fd).ok())
-        .filter(|&fd| fd > 2)
-        .collect();
+    // Sized up front (a filtered iterator would grow it one push at a time).
+    let mut kept: Vec<u32> = Vec::with_capacity(keep.len());
+    kept.extend(
+        keep.iter()
+            .filter_map(|&fd| u32::try_from(fd).ok())
+            .filter(|&fd| fd > 2),
+    );
     kept.sort_unstable();
     kept.dedup();
     let mut from: u32 = 3;

@@ -9,7 +9,7 @@ pub(crate) mod input;
 pub(crate) mod output;
 pub(crate) mod packet;
 
-pub(crate) use fds::{check_socket, close_unnamed_fds, take_fd};
+pub(crate) use fds::{check_socket, close_unnamed_fds, read_to_end, stdin_fd, take_fd};
 pub(crate) use input::{InputBytes, InputFile};
 pub(crate) use output::OutputSocket;
 pub(crate) use packet::{NplRecv, PacketSocket};
