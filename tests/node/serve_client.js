@@ -37,6 +37,7 @@ const text = (o) => (Buffer.isBuffer(o) ? o.toString() : typeof o === 'string' ?
       assert(/^[0-9a-f]{64}$/.test(hash), `lcl hash ${hash}`);
       const st = await c.getStatus();
       assert(st.hpVersion.startsWith('0.6.'));
+      assert(['unknown', 'synced'].includes(st.voteStatus), `vote status ${st.voteStatus}`);
       const current = st.currentUnl.map((k) => (Buffer.isBuffer(k) ? 'ed' + k.toString('hex').slice(2) : k));
       assert.deepStrictEqual([...current].sort(), [...unl].sort());
       await c.subscribe(HP.notificationChannels.ledgerEvent);

@@ -16,9 +16,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use hotpocket::sim::serve::{ServeOptions, serve};
-use hotpocket::sim::{Cluster, KeyPair, cargo_bin};
-
-use hotpocket::sim::cargo_example;
+use hotpocket::sim::{Cluster, KeyPair, cargo_bin, cargo_example};
 
 fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../node")

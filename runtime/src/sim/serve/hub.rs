@@ -17,6 +17,7 @@ use super::hash::{Hash, OutputTree, list_hash, output_hash};
 use super::inputs::{NonceMap, at_consensus, on_arrival};
 use super::reply::{self, LedgerId, LedgerRecord, Output, Status};
 use super::request::{Channel, Request, SignedInput, parse};
+use super::vote::{self, VoteStatus};
 use crate::crypto;
 use crate::sim::KeyPair;
 
@@ -116,6 +117,8 @@ pub(crate) struct Hub {
     lcl: LedgerId,
     ledgers: BTreeMap<u64, LedgerRecord>,
     pending: Vec<Signed>,
+    /// Each node's vote status, by index.
+    votes: Vec<VoteStatus>,
 }
 
 fn key_bytes(hex_key: &str) -> Vec<u8> {
@@ -134,7 +137,6 @@ impl Hub {
         let mut ledgers = BTreeMap::new();
         ledgers.insert(0, record(genesis, [0; 32], 0, [[0; 32]; 4]));
         Hub {
-            cfg,
             unl,
             sessions: BTreeMap::new(),
             next: 1,
@@ -142,6 +144,8 @@ impl Hub {
             queued: BTreeMap::new(),
             admitted: Vec::new(),
             lcl: genesis,
+            votes: vec![VoteStatus::Unknown; cfg.nodes.len()],
+            cfg,
             ledgers,
             pending: Vec::new(),
         }
@@ -290,6 +294,7 @@ impl Hub {
                     round_time: self.cfg.round_time_ms,
                     unl: &self.unl,
                     peers: &[],
+                    vote_status: self.votes.get(node).copied().unwrap_or_default().as_str(),
                 };
                 vec![Action::Send(id, reply::stat_response(p, &s))]
             }
@@ -461,6 +466,7 @@ impl Hub {
         self.lcl = r.ledger;
         self.ledgers.insert(r.ledger.seq_no, rec.clone());
         let mut actions = self.notify(Channel::LedgerEvent, |p| reply::ledger_created(p, &rec));
+        actions.extend(self.update_votes(r));
         for (pubkey, hash) in std::mem::take(&mut self.admitted) {
             actions.extend(self.to_user(&pubkey, |p| {
                 reply::input_status(p, None, &hash, Some(r.ledger))
@@ -470,6 +476,26 @@ impl Hub {
         actions.extend(self.send_outputs(&previous));
         if let Some(unl) = &r.unl {
             actions.extend(self.change_unl(unl));
+        }
+        actions
+    }
+
+    /// Each node's vote status after round `r`; the `ledger_event`
+    /// subscribers of a node whose status changed hear the new one.
+    fn update_votes(&mut self, r: &RoundResult) -> Vec<Action> {
+        let hashes: Vec<Hash> = r.nodes.iter().map(|n| n.state_hash).collect();
+        let now = vote::after_round(&hashes);
+        let mut actions = Vec::new();
+        for (node, status) in now.into_iter().enumerate() {
+            if self.votes.get(node) == Some(&status) {
+                continue;
+            }
+            if let Some(v) = self.votes.get_mut(node) {
+                *v = status;
+            }
+            actions.extend(self.notify_node(node, Channel::LedgerEvent, |p| {
+                reply::vote_status(p, status.as_str())
+            }));
         }
         actions
     }
@@ -603,8 +629,28 @@ impl Hub {
     }
 
     fn notify(&self, channel: Channel, msg: impl Fn(Protocol) -> Vec<u8>) -> Vec<Action> {
+        self.notify_where(|_| true, channel, msg)
+    }
+
+    /// Like [`notify`](Self::notify), for the sessions on `node` only.
+    fn notify_node(
+        &self,
+        node: usize,
+        channel: Channel,
+        msg: impl Fn(Protocol) -> Vec<u8>,
+    ) -> Vec<Action> {
+        self.notify_where(|s| s.node == node, channel, msg)
+    }
+
+    fn notify_where(
+        &self,
+        on: impl Fn(&Session) -> bool,
+        channel: Channel,
+        msg: impl Fn(Protocol) -> Vec<u8>,
+    ) -> Vec<Action> {
         self.sessions
             .iter()
+            .filter(|(_, s)| on(s))
             .filter_map(|(id, s)| match &s.state {
                 State::User {
                     protocol,
@@ -868,6 +914,63 @@ mod tests {
         let (inputs, a) = h.begin_round();
         assert_eq!(inputs, vec![(bob.public_key.clone(), vec![])]);
         assert_eq!(sent(&a, b)[0]["reason"], "bad_sig");
+    }
+
+    #[test]
+    fn vote_status_changes_reach_the_nodes_ledger_event_subscribers() {
+        let mut h = hub();
+        let (alice, bob) = (KeyPair::user("alice"), KeyPair::user("bob"));
+        let a = join(&mut h, 0, &alice);
+        let b = join(&mut h, 2, &bob);
+        let sub = br#"{"type":"subscription","channel":"ledger_event","enabled":true}"#;
+        assert!(h.receive(a, sub).is_empty() && h.receive(b, sub).is_empty());
+        let stat = |h: &mut Hub, id| {
+            let r = h.receive(id, br#"{"type":"stat"}"#);
+            sent(&r, id)[0]["vote_status"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(stat(&mut h, a), "unknown");
+        let votes = |actions: &[Action], id| -> Vec<String> {
+            sent(actions, id)
+                .into_iter()
+                .filter(|m| m["event"] == "vote_status")
+                .map(|m| m["vote_status"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let finish = |h: &mut Hub, seq: u64, states: [u8; 3]| {
+            let r = RoundResult {
+                ledger: LedgerId {
+                    seq_no: seq,
+                    hash: [seq as u8; 32],
+                },
+                timestamp: 1000 * seq,
+                unl: None,
+                nodes: states
+                    .iter()
+                    .map(|&s| NodeRound {
+                        outputs: BTreeMap::new(),
+                        state_hash: [s; 32],
+                    })
+                    .collect(),
+            };
+            h.finish_round(&r)
+        };
+        let first = finish(&mut h, 1, [7, 7, 7]);
+        assert_eq!(
+            (votes(&first, a), votes(&first, b)),
+            (vec!["synced".into()], vec!["synced".into()])
+        );
+        let same = finish(&mut h, 2, [7, 7, 7]);
+        assert!(votes(&same, a).is_empty(), "only changes are sent");
+        let split = finish(&mut h, 3, [8, 8, 9]);
+        assert!(
+            votes(&split, a).is_empty(),
+            "node 0 is still with the majority"
+        );
+        assert_eq!(votes(&split, b), ["desync"]);
+        assert_eq!(
+            (stat(&mut h, a), stat(&mut h, b)),
+            ("synced".into(), "desync".into())
+        );
     }
 
     #[test]

@@ -32,3 +32,5 @@ pub(crate) mod reply;
 pub(crate) mod request;
 #[cfg(feature = "serve")]
 pub(crate) mod server;
+#[cfg(feature = "serve")]
+pub(crate) mod vote;

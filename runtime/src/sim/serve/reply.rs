@@ -100,17 +100,21 @@ pub(crate) struct Status<'a> {
     pub(crate) round_time: u64,
     pub(crate) unl: &'a [Vec<u8>],
     pub(crate) peers: &'a [String],
+    /// The node's vote status (hpcore's `VOTE_STATUSES` name).
+    pub(crate) vote_status: &'static str,
 }
 
-/// `stat_response`. The simulated node is always in sync and executes.
+/// `stat_response`. The simulated node always executes contracts and
+/// serves read requests.
 pub(crate) fn stat_response(p: Protocol, s: &Status<'_>) -> Vec<u8> {
     match p {
         Protocol::Json => {
             let peers: Vec<String> = s.peers.iter().map(|x| format!("\"{x}\"")).collect();
             format!(
-                r#"{{"type":"stat_response","hp_version":"{HP_VERSION}","ledger_seq_no":{},"ledger_hash":"{}","vote_status":"synced","round_time":{},"contract_execution_enabled":true,"read_requests_enabled":true,"is_full_history_node":false,"weakly_connected":false,"current_unl":{},"peers":[{}]}}"#,
+                r#"{{"type":"stat_response","hp_version":"{HP_VERSION}","ledger_seq_no":{},"ledger_hash":"{}","vote_status":"{}","round_time":{},"contract_execution_enabled":true,"read_requests_enabled":true,"is_full_history_node":false,"weakly_connected":false,"current_unl":{},"peers":[{}]}}"#,
                 s.lcl.seq_no,
                 hex::encode(s.lcl.hash),
+                s.vote_status,
                 s.round_time,
                 hex_list(s.unl),
                 peers.join(",")
@@ -122,7 +126,7 @@ pub(crate) fn stat_response(p: Protocol, s: &Status<'_>) -> Vec<u8> {
             "hp_version": HP_VERSION,
             "ledger_seq_no": int(s.lcl.seq_no),
             "ledger_hash": bin(&s.lcl.hash),
-            "vote_status": "synced",
+            "vote_status": s.vote_status,
             "round_time": int(s.round_time),
             "contract_execution_enabled": true,
             "read_requests_enabled": true,
@@ -349,6 +353,21 @@ pub(crate) fn ledger_created(p: Protocol, l: &LedgerRecord) -> Vec<u8> {
     }
 }
 
+/// `ledger_event` / `vote_status` (`create_vote_status_notification`).
+pub(crate) fn vote_status(p: Protocol, status: &str) -> Vec<u8> {
+    match p {
+        Protocol::Json => {
+            format!(r#"{{"type":"ledger_event","event":"vote_status","vote_status":"{status}"}}"#)
+                .into_bytes()
+        }
+        Protocol::Bson => bson_bytes(&doc! {
+            "type": "ledger_event",
+            "event": "vote_status",
+            "vote_status": status,
+        }),
+    }
+}
+
 /// `unl_change` (`create_unl_notification`): the new UNL, sorted binary
 /// keys, as hex strings in JSON and binary in BSON.
 pub(crate) fn unl_change(p: Protocol, unl: &[Vec<u8>]) -> Vec<u8> {
@@ -509,14 +528,20 @@ mod tests {
                 round_time: 1000,
                 unl: &unl,
                 peers: &[],
+                vote_status: "desync",
             },
         ));
         assert_eq!(
             (
                 st["ledger_seq_no"].as_u64(),
-                st["current_unl"].as_array().map(Vec::len)
+                st["current_unl"].as_array().map(Vec::len),
+                st["vote_status"].as_str()
             ),
-            (Some(4), Some(1))
+            (Some(4), Some(1), Some("desync"))
+        );
+        assert_eq!(
+            parse(&vote_status(Protocol::Json, "synced")),
+            json!({"type": "ledger_event", "event": "vote_status", "vote_status": "synced"})
         );
         let rec = LedgerRecord {
             seq_no: 4,
