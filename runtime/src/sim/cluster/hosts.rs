@@ -156,6 +156,10 @@ fn what_stays_alike(w: &Wanted<'_>, found: &Support, cpus: usize) -> Vec<NotVari
         ));
     }
     out.push(not_varied(
+        "wall clocks further apart than the start skew",
+        "Linux gives no process a wall clock of its own: a time namespace offsets only the other clocks",
+    ));
+    out.push(not_varied(
         "free memory, the CPU model, the kernel and libm",
         "every node runs on this one machine",
     ));
@@ -338,6 +342,7 @@ mod tests {
             "read_dir",
             "seconds",
             "memory",
+            "wall clocks",
         ] {
             assert_eq!(
                 lines.iter().filter(|l| l.contains(what)).count(),
