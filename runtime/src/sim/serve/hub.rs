@@ -737,6 +737,15 @@ mod tests {
     }
 
     fn round(h: &mut Hub, seq: u64, outputs: &[BTreeMap<Vec<u8>, Vec<Vec<u8>>>]) -> Vec<Action> {
+        let nodes = outputs.iter().map(|o| NodeRound {
+            outputs: o.clone(),
+            state_hash: [9; 32],
+        });
+        finish(h, seq, nodes.collect())
+    }
+
+    /// Finishes round `seq` with these nodes' results.
+    fn finish(h: &mut Hub, seq: u64, nodes: Vec<NodeRound>) -> Vec<Action> {
         let r = RoundResult {
             ledger: LedgerId {
                 seq_no: seq,
@@ -744,13 +753,7 @@ mod tests {
             },
             timestamp: 1000 * seq,
             unl: None,
-            nodes: outputs
-                .iter()
-                .map(|o| NodeRound {
-                    outputs: o.clone(),
-                    state_hash: [9; 32],
-                })
-                .collect(),
+            nodes,
         };
         h.finish_round(&r)
     }
@@ -937,22 +940,11 @@ mod tests {
                 .collect()
         };
         let finish = |h: &mut Hub, seq: u64, states: [u8; 3]| {
-            let r = RoundResult {
-                ledger: LedgerId {
-                    seq_no: seq,
-                    hash: [seq as u8; 32],
-                },
-                timestamp: 1000 * seq,
-                unl: None,
-                nodes: states
-                    .iter()
-                    .map(|&s| NodeRound {
-                        outputs: BTreeMap::new(),
-                        state_hash: [s; 32],
-                    })
-                    .collect(),
-            };
-            h.finish_round(&r)
+            let nodes = states.map(|s| NodeRound {
+                outputs: BTreeMap::new(),
+                state_hash: [s; 32],
+            });
+            finish(h, seq, nodes.to_vec())
         };
         let first = finish(&mut h, 1, [7, 7, 7]);
         assert_eq!(
