@@ -314,8 +314,9 @@ impl NplHub {
                 due,
             };
             // A node's first message of the round overtakes the peers' held
-            // for it (nothing of theirs was delivered yet).
-            if to == from && seq == 0 {
+            // for it (nothing of theirs was delivered yet); once they were
+            // released, it queues behind what arrived before it.
+            if to == from && seq == 0 && !b.released {
                 b.queue.push_front(q);
             } else {
                 b.queue.push_back(q);
@@ -474,6 +475,16 @@ mod tests {
         hub.release_peers(0);
         assert!(!hub.holds_peers(0));
         assert_eq!(senders(&hub, 0, later), [1]);
+    }
+
+    #[test]
+    fn once_released_a_nodes_first_message_queues_behind_its_peers() {
+        let hub = hub();
+        send(&hub, 1, b"one");
+        hub.release_peers(0);
+        send(&hub, 0, b"zero");
+        let later = Instant::now() + Duration::from_millis(50);
+        assert_eq!(senders(&hub, 0, later), [1, 0]);
     }
 
     #[test]
