@@ -151,7 +151,8 @@ fn run_once(bin: &Path, state_dir: &Path) -> Run {
     assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     // SAFETY: fresh fds owned by nothing else.
     let (stdin_r, stdin_w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
-    // The engine writes the whole args into the pipe before it forks.
+    // The args are in the pipe before the contract starts: hpcore's forked
+    // child writes them before its execv.
     let mut w = std::fs::File::from(stdin_w);
     w.write_all(json.as_bytes()).expect("args into the pipe");
     drop(w);
