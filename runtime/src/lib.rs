@@ -76,6 +76,7 @@ mod extract;
 mod failure;
 mod handler;
 mod lifecycle;
+mod npl_match;
 mod panic;
 pub mod peers;
 mod rng;

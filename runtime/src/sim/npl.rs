@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::report::NplLost;
+use crate::npl_match::NplMatch;
 
 /// A rule that drops or delays NPL messages. The first matching rule applies.
 /// A rule matches the messages that fit every part given: the sender, the
@@ -41,11 +42,8 @@ use super::report::NplLost;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NplFault {
-    from: Option<usize>,
-    to: Option<usize>,
+    sel: NplMatch,
     round: Option<u64>,
-    index: Option<usize>,
-    topic: Option<String>,
     action: FaultAction,
 }
 
@@ -56,45 +54,35 @@ enum FaultAction {
 }
 
 impl NplFault {
+    fn new(to: Option<usize>, action: FaultAction) -> Self {
+        NplFault {
+            sel: NplMatch {
+                to,
+                ..NplMatch::default()
+            },
+            round: None,
+            action,
+        }
+    }
+
     /// Drop every message to node `to`.
     pub fn drop_to(to: usize) -> Self {
-        NplFault {
-            from: None,
-            to: Some(to),
-            round: None,
-            index: None,
-            topic: None,
-            action: FaultAction::Drop,
-        }
+        NplFault::new(Some(to), FaultAction::Drop)
     }
 
     /// Drop every message, to every node.
     pub fn drop_all() -> Self {
-        NplFault {
-            from: None,
-            to: None,
-            round: None,
-            index: None,
-            topic: None,
-            action: FaultAction::Drop,
-        }
+        NplFault::new(None, FaultAction::Drop)
     }
 
     /// Deliver messages to node `to` only after `delay`.
     pub fn delay_to(to: usize, delay: Duration) -> Self {
-        NplFault {
-            from: None,
-            to: Some(to),
-            round: None,
-            index: None,
-            topic: None,
-            action: FaultAction::Delay(delay),
-        }
+        NplFault::new(Some(to), FaultAction::Delay(delay))
     }
 
     /// Only messages sent by node `from`.
     pub fn from(mut self, from: usize) -> Self {
-        self.from = Some(from);
+        self.sel.from = Some(from);
         self
     }
 
@@ -106,24 +94,20 @@ impl NplFault {
 
     /// Only the sender's message number `index` of the round (0: its first).
     pub fn index(mut self, index: usize) -> Self {
-        self.index = Some(index);
+        self.sel.index = Some(index);
         self
     }
 
     /// Only [`agree`](crate::agree) envelopes of this topic; a message that
     /// is no envelope has no topic and never matches.
     pub fn topic(mut self, topic: &str) -> Self {
-        self.topic = Some(topic.to_owned());
+        self.sel.topic = Some(topic.to_owned());
         self
     }
 
     fn matches(&self, from: usize, to: usize, round: u64, sent: (usize, Option<&str>)) -> bool {
         let (index, topic) = sent;
-        self.from.is_none_or(|f| f == from)
-            && self.to.is_none_or(|t| t == to)
-            && self.round.is_none_or(|r| r == round)
-            && self.index.is_none_or(|i| i == index)
-            && self.topic.as_deref().is_none_or(|t| Some(t) == topic)
+        self.round.is_none_or(|r| r == round) && self.sel.matches(from, to, index, topic)
     }
 }
 

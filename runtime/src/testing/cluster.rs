@@ -8,6 +8,7 @@ use crate::contract::{Contract, DEFAULT_NPL_TIMEOUT_MS};
 use crate::lifecycle::{
     Inputs, Outcome, Reporter, before_npl, deliver_npl, end_round, has_npl_phase,
 };
+use crate::npl_match::NplMatch;
 use crate::round::{Outbox, Round};
 use crate::testing::{TestRound, saved};
 
@@ -15,46 +16,38 @@ use crate::testing::{TestRound, saved};
 /// receiver, the sender's message index in the round, counting from 0, and
 /// the [`agree`](crate::agree) topic the message carries).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NplDrop {
-    from: Option<usize>,
-    to: Option<usize>,
-    index: Option<usize>,
-    topic: Option<String>,
-}
+pub struct NplDrop(NplMatch);
 
 impl NplDrop {
     /// Every message sent by node `from`.
     pub fn from(from: usize) -> NplDrop {
-        NplDrop {
+        NplDrop(NplMatch {
             from: Some(from),
-            ..NplDrop::default()
-        }
+            ..NplMatch::default()
+        })
     }
 
     /// Every message to node `to`.
     pub fn to_node(to: usize) -> NplDrop {
-        NplDrop {
-            to: Some(to),
-            ..NplDrop::default()
-        }
+        NplDrop::default().to(to)
     }
 
     /// Only messages to node `to`.
     pub fn to(mut self, to: usize) -> NplDrop {
-        self.to = Some(to);
+        self.0.to = Some(to);
         self
     }
 
     /// Only the sender's message number `index` (0 is its first) of the round.
     pub fn index(mut self, index: usize) -> NplDrop {
-        self.index = Some(index);
+        self.0.index = Some(index);
         self
     }
 
     /// Only [`agree`](crate::agree) envelopes of this topic (a message
     /// that is no envelope has no topic, so it never matches).
     pub fn topic(mut self, topic: &str) -> NplDrop {
-        self.topic = Some(topic.to_owned());
+        self.0.topic = Some(topic.to_owned());
         self
     }
 
@@ -64,10 +57,7 @@ impl NplDrop {
     }
 
     fn matches(&self, from: usize, to: usize, index: usize, topic: Option<&str>) -> bool {
-        self.from.is_none_or(|f| f == from)
-            && self.to.is_none_or(|t| t == to)
-            && self.index.is_none_or(|i| i == index)
-            && self.topic.as_deref().is_none_or(|t| Some(t) == topic)
+        self.0.matches(from, to, index, topic)
     }
 }
 
