@@ -22,6 +22,7 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::cluster::vary::draw;
 use super::report::NplLost;
 use crate::npl_match::NplMatch;
 
@@ -325,12 +326,8 @@ impl NplHub {
         }
         let n = self.public_keys.len().max(1);
         let rank = (from + n - to % n) % n;
-        let mut label = b"npl latency".to_vec();
-        for part in [self.round, from as u64, to as u64, seq as u64] {
-            label.extend_from_slice(&part.to_be_bytes());
-        }
-        let d = <sha2::Sha256 as sha2::Digest>::digest(&label);
-        let jitter = u64::from(d.first().copied().unwrap_or(0)) % 4;
+        let parts = [self.round, from as u64, to as u64, seq as u64];
+        let jitter = draw("npl latency", &parts, 4);
         Duration::from_millis(6 * rank as u64 + jitter)
     }
 

@@ -16,7 +16,7 @@ mod round;
 mod schedule;
 mod setup;
 mod store;
-mod vary;
+pub(super) mod vary;
 
 use std::fmt;
 use std::fs;

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 /// A number in `0..span` drawn from the labelled inputs (same inputs, same
 /// number; `span` 0 gives 0).
-pub(super) fn draw(label: &str, parts: &[u64], span: u64) -> u64 {
+pub(in crate::sim) fn draw(label: &str, parts: &[u64], span: u64) -> u64 {
     if span == 0 {
         return 0;
     }

@@ -217,3 +217,44 @@ pub(super) fn is_waiting(pid: libc::pid_t) -> bool {
         fields.next() == Some(&libc::SYS_read.to_string()) && fields.next() == Some("0x0");
     !reading_stdin
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// Polls `is_waiting` for up to `ms`: whether it ever said yes.
+    fn ever_waiting(pid: libc::pid_t, ms: u64) -> bool {
+        let end = Instant::now() + Duration::from_millis(ms);
+        while Instant::now() < end {
+            if is_waiting(pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn a_sleeper_waits_a_reader_of_its_stdin_does_not() {
+        let mut sleeper = Command::new("sleep").arg("5").spawn().unwrap();
+        let mut reader = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let sleeping = ever_waiting(sleeper.id() as libc::pid_t, 2000);
+        let reading = ever_waiting(reader.id() as libc::pid_t, 300);
+        for c in [&mut sleeper, &mut reader] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        assert!(sleeping, "sleep(1) blocks in a sleep");
+        assert!(
+            !reading,
+            "cat blocked on its stdin is waiting for its arguments"
+        );
+        assert!(!is_waiting(i32::MAX), "no such process");
+    }
+}
