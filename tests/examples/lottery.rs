@@ -82,12 +82,15 @@ fn a_lost_first_copy_is_made_good_and_a_reveal_lost_for_good_splits_alike() {
         .unwrap();
     let r = c.round().unwrap();
     drew_alike(&r, "first copy lost");
+    // Besides the dropped copy, a later re-send may reach node 1 after it
+    // decided and ended: lost, and harmless.
     let lost = &r.node(1).npl_lost;
-    assert_eq!(lost.len(), 1, "{lost:?}");
-    assert_eq!(
-        (lost[0].from, lost[0].reason.as_str()),
-        (0, "dropped by an NplFault")
-    );
+    let dropped: Vec<_> = lost
+        .iter()
+        .filter(|l| l.reason != "the receiver's contract ended before delivery")
+        .map(|l| (l.from, l.reason.as_str()))
+        .collect();
+    assert_eq!(dropped, [(0, "dropped by an NplFault")], "{lost:?}");
 
     // Every copy of node 2's reveal is lost to nodes 0 and 1: both record the
     // same incomplete draw; node 2, holding every reveal, draws.
