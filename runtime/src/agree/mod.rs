@@ -97,12 +97,21 @@
 //! A multi-phase exchange (commit, then reveal) declares the next topic
 //! when the previous one is decided, in the same `#[on_npl]` call:
 //!
-//! ```ignore
+//! ```
+//! # use hotpocket::prelude::*;
+//! # use hotpocket::agree::{Agreement, Rule, Topic};
+//! # const COMMIT: Topic = Topic::new("commit", Rule::All);
+//! # const REVEAL: Topic = Topic::new("reveal", Rule::All);
+//! # struct Lottery { agree: Agreement, secret: String }
+//! # impl Lottery {
+//! # fn exchange(&mut self, ctx: &mut Round, from: &Node, msg: &[u8]) -> Result<Npl> {
 //! self.agree.receive(ctx, from, msg)?;
 //! if self.agree.is_decided(ctx, &COMMIT) && !self.agree.has_contributed(&REVEAL) {
 //!     self.agree.contribute(ctx, &REVEAL, &self.secret)?;
 //! }
 //! Ok(self.agree.npl())
+//! # }
+//! # }
 //! ```
 //!
 //! Test agreement on several nodes at once, with late starters, reordering
