@@ -32,7 +32,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::ROOT;
-use crate::markdown::ms;
+use crate::report::{median, ms};
 
 /// One execution: CPU (user + system) and minor page faults.
 #[derive(Clone, Copy, Debug)]
@@ -197,11 +197,6 @@ fn drop_page_cache(path: &Path) {
     // SAFETY: posix_fadvise on an fd we own, with integer arguments.
     let rc = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
     assert_eq!(rc, 0, "posix_fadvise(DONTNEED)");
-}
-
-fn median<T: Ord + Copy + Default>(mut v: Vec<T>) -> T {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 /// The `empty-deploy` mode of `round_cost`.

@@ -1,9 +1,15 @@
-//! What both benchmarks write into BENCHMARKS.md: a section between two
-//! marker comments, replaced on every run, and times in milliseconds at a
-//! precision that suits their size.
+//! How the benchmarks summarise and record a series: its median, times in
+//! milliseconds at a precision that suits their size, and a section of
+//! BENCHMARKS.md between two marker comments, replaced on every run.
 
 use std::path::Path;
 use std::time::Duration;
+
+/// The median of a series (0 for an empty one).
+pub(crate) fn median<T: Ord + Copy + Default>(mut v: Vec<T>) -> T {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
 
 /// Milliseconds with two, one or no decimals below 10, 100 and above.
 pub(crate) fn ms(d: Duration) -> String {

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use hotpocket::sim::{Cluster, ClusterBuilder, HazardKind, RoundReport};
 
 mod empty_deploy;
-mod markdown;
-use markdown::ms;
+mod report;
+use report::{median, ms};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MARK_BEGIN: &str =
@@ -163,16 +163,6 @@ struct Series {
     failures: Vec<String>,
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
-fn median_u(mut v: Vec<u64>) -> u64 {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
 impl Series {
     fn cpu(&self) -> (Duration, Duration) {
         let v: Vec<_> = self.samples.iter().map(|s| s.cpu).collect();
@@ -184,7 +174,7 @@ impl Series {
     }
     fn rss(&self) -> (u64, u64) {
         let v: Vec<_> = self.samples.iter().map(|s| s.rss_kib).collect();
-        (v.iter().min().copied().unwrap_or_default(), median_u(v))
+        (v.iter().min().copied().unwrap_or_default(), median(v))
     }
 }
 
@@ -735,7 +725,7 @@ impl Results {
 }
 
 fn write_benchmarks_md(section: &str) {
-    markdown::write_section(ROOT, "round_cost", (MARK_BEGIN, MARK_END), section);
+    report::write_section(ROOT, "round_cost", (MARK_BEGIN, MARK_END), section);
 }
 
 fn main() {

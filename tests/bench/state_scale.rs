@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use hotpocket::sim::{Cluster, Exit, RoundReport};
 use hotpocket::store::{self, Map};
 
-mod markdown;
-use markdown::ms;
+mod report;
+use report::{median, ms};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const MARK_BEGIN: &str =
@@ -182,11 +182,6 @@ impl Subject {
     }
 }
 
-fn median<T: Ord + Copy + Default>(mut v: Vec<T>) -> T {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
 /// Medians of one series: CPU, wall, RSS (KiB), bytes written.
 fn medians(s: &[Sample]) -> (Duration, Duration, u64, u64) {
     (
@@ -339,7 +334,7 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 fn write_benchmarks_md(section: &str) {
-    markdown::write_section(ROOT, "state_scale", (MARK_BEGIN, MARK_END), section);
+    report::write_section(ROOT, "state_scale", (MARK_BEGIN, MARK_END), section);
 }
 
 fn main() {
