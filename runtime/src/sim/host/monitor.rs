@@ -271,7 +271,7 @@ impl Monitor<'_> {
         let (Some(hup), Some(fd)) = (ready.get(Slot::Control), &self.control_hp) else {
             return false;
         };
-        match read_packet(fd.as_raw_fd(), &mut bufs.packet, hup) {
+        match read_packet(fd.as_fd(), &mut bufs.packet, hup) {
             Packet::Data(raw, real) => {
                 let meaning = interpret_control(&raw);
                 self.hazards.extend(control_hazards(real, &meaning));
@@ -292,7 +292,7 @@ impl Monitor<'_> {
         let (Some(hup), Some(fd)) = (ready.get(Slot::Npl), &self.npl_hp) else {
             return false;
         };
-        match read_packet(fd.as_raw_fd(), &mut bufs.packet, hup) {
+        match read_packet(fd.as_fd(), &mut bufs.packet, hup) {
             Packet::Data(data, real) => {
                 if real > MAX_PACKET {
                     self.hazards

@@ -2,12 +2,13 @@
 //! SEQPACKET reads that measure oversized packets, capture pipes, `wait4`.
 
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
+use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, socketpair};
 
 use super::super::report::{Exit, Usage};
@@ -59,26 +60,40 @@ pub(super) enum Packet {
     Nothing,
 }
 
-pub(super) fn read_packet(fd: RawFd, buf: &mut [u8], hup: bool) -> Packet {
+pub(super) fn read_packet(fd: BorrowedFd<'_>, buf: &mut [u8], hup: bool) -> Packet {
     // MSG_TRUNC makes AF_UNIX report the packet's real length even when it
     // is longer than the buffer.
     let flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT;
-    let mut got = recv(fd, buf, flags);
+    let mut got = recv(fd.as_raw_fd(), buf, flags);
+    let mut closed = hup;
     if got == Err(Errno::ECONNRESET) {
         // The contract closed its end with packets of ours unread: the
         // kernel reports that once, ahead of the packets it had written
         // before, which are still queued (the report clears the error).
         // Stopping here lost a contract's last NPL message whenever it
         // exited before the host's next read.
-        got = recv(fd, buf, flags);
+        closed = true;
+        got = recv(fd.as_raw_fd(), buf, flags);
     }
     match got {
-        Ok(0) if hup => Packet::Eof,
+        // A read of 0 is an empty packet or the end: the end when the peer
+        // is gone, which it may have become since the poll that said
+        // readable (else a contract's exit read as an empty packet).
+        Ok(0) if closed || peer_gone(fd) => Packet::Eof,
         Ok(0) => Packet::Empty,
         Ok(n) => Packet::Data(buf.get(..n.min(MAX_PACKET)).unwrap_or(buf).to_vec(), n),
         Err(Errno::EAGAIN | Errno::EINTR) => Packet::Nothing,
         Err(_) => Packet::Eof,
     }
+}
+
+/// Whether the socket's peer has closed its end (POLLHUP now).
+fn peer_gone(fd: BorrowedFd<'_>) -> bool {
+    let mut p = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(poll(&mut p, 0u16), Ok(n) if n > 0)
+        && p[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLHUP))
 }
 
 /// Reads what is available from a capture pipe; returns false at EOF.
@@ -234,6 +249,24 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         false
+    }
+
+    #[test]
+    fn an_empty_packet_is_not_the_end_and_the_end_is_not_an_empty_packet() {
+        let (host, contract) = pair(SockType::SeqPacket).unwrap();
+        let mut buf = [0u8; 16];
+        nix::sys::socket::send(contract.as_raw_fd(), b"", MsgFlags::empty()).unwrap();
+        assert!(matches!(
+            read_packet(host.as_fd(), &mut buf, false),
+            Packet::Empty
+        ));
+        drop(contract);
+        // The poll before this read saw the socket readable but not yet hung
+        // up: the read of 0 is still the end.
+        assert!(matches!(
+            read_packet(host.as_fd(), &mut buf, false),
+            Packet::Eof
+        ));
     }
 
     #[test]
